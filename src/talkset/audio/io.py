@@ -1,0 +1,134 @@
+"""Decode a file's first audio stream with PyAV into mono float32 samples on the container clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class AudioError(Exception):
+    """Audio that cannot be used; the message is one line naming the file and why."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: element-wise ndarray comparison has no single truth value
+class Audio:
+    """Mono audio placed on the container clock.
+
+    Attributes:
+        samples: 1-D float32 samples, nominally in [-1, 1].
+        sr: sample rate in Hz.
+        start_s: presentation time of ``samples[0]`` in seconds on the container clock, the clock
+            video frames use too (it is not always 0: mp3 encoder delay, edit lists, muxer offsets).
+    """
+
+    samples: np.ndarray
+    sr: int
+    start_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"Audio.samples must be 1-D, got shape {samples.shape}")
+        if self.sr <= 0:
+            raise ValueError(f"Audio.sr must be positive, got {self.sr}")
+        object.__setattr__(self, "samples", samples)
+        object.__setattr__(self, "start_s", float(self.start_s))
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the decoded samples in seconds."""
+        return len(self.samples) / self.sr
+
+    def slice(self, start_s: float, end_s: float) -> np.ndarray:
+        """Samples between two container-clock times, zero-padded outside the decoded range.
+
+        The length is ``round((end_s - start_s) * sr)`` wherever the window lies, so equally long
+        windows always give equally long arrays.
+
+        Args:
+            start_s: window start, seconds on the container clock.
+            end_s: window end, seconds on the container clock.
+
+        Returns:
+            A new float32 array (never a view of ``samples``).
+
+        Raises:
+            ValueError: ``end_s`` is before ``start_s``.
+        """
+        if end_s < start_s:
+            raise ValueError(f"slice end {end_s} is before start {start_s}")
+        n = int(round((end_s - start_s) * self.sr))
+        i0 = int(round((start_s - self.start_s) * self.sr))
+        out = np.zeros(n, dtype=np.float32)
+        lo, hi = max(i0, 0), min(i0 + n, len(self.samples))
+        if hi > lo:
+            out[lo - i0 : hi - i0] = self.samples[lo:hi]
+        return out
+
+
+def load_audio(path: str | Path, sr: int = 16000) -> Audio:
+    """Decodes the first audio stream of a video or audio file to mono float32 at ``sr``.
+
+    Only audio packets are demuxed, so video frames are never decoded. Channels are averaged
+    after resampling (see ``_downmix``).
+
+    Args:
+        path: any file FFmpeg can read (mp4, mkv, wav, mp3, ...).
+        sr: output sample rate in Hz.
+
+    Returns:
+        The samples with ``start_s`` set to the presentation time of the first decoded sample.
+
+    Raises:
+        AudioError: the file cannot be opened, has no audio stream, or yields no decodable audio.
+    """
+    path = Path(path)
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
+        raise AudioError(f"{path.name}: cannot open ({_short(e)})") from e
+    with container:
+        if not container.streams.audio:
+            raise AudioError(f"{path.name}: no audio stream")
+        stream = container.streams.audio[0]
+        # layout=None keeps the source channels; averaging them ourselves is the plain mean silero
+        # and most tools expect, while swresample's mono matrix is (L+R)/sqrt(2), +3 dB that can clip.
+        resampler = av.AudioResampler(format="fltp", layout=None, rate=sr)
+        chunks: list[np.ndarray] = []
+        start_s: float | None = None
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    if start_s is None:
+                        start_s = _frame_start_s(frame, stream)
+                    chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(frame))
+            chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(None))  # flush the filter tail
+        except (av.FFmpegError, ValueError) as e:  # ValueError: the resampler rejects a mid-stream layout change
+            raise AudioError(f"{path.name}: cannot decode audio ({_short(e)})") from e
+    if start_s is None or not chunks:
+        raise AudioError(f"{path.name}: no audio samples decoded")
+    return Audio(samples=np.concatenate(chunks), sr=sr, start_s=start_s)
+
+
+def _frame_start_s(frame: av.AudioFrame, stream: av.audio.stream.AudioStream) -> float:
+    """Presentation time of a decoded frame, falling back to the stream start, then 0."""
+    if frame.pts is not None and frame.time_base is not None:
+        return float(frame.pts * frame.time_base)
+    if stream.start_time is not None and stream.time_base is not None:
+        return float(stream.start_time * stream.time_base)
+    return 0.0
+
+
+def _downmix(planes: np.ndarray) -> np.ndarray:
+    """(channels, n) float32 planes to an (n,) float32 mean."""
+    if planes.shape[0] == 1:
+        return planes[0]
+    return planes.mean(axis=0, dtype=np.float32)
+
+
+def _short(e: BaseException) -> str:
+    """An exception as one short line, for one-line error messages."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]

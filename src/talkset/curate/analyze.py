@@ -1,0 +1,279 @@
+"""The single video pass: every frame is decoded once and pushed to shot, motion, face and quality consumers.
+
+Consumers follow PySceneDetect's shape: ``process_frame(view)`` per frame and ``result()`` at the end. They
+never open files. Face and quality work is done only inside ``regions`` (speech, padded): nothing outside
+speech can become a clip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from talkset.media.frames import FrameView, decode_frames
+from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
+                                 FaceDetector, FaceMesher, head_pose, mouth_opening)
+
+# TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
+KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)
+
+
+@dataclass
+class FaceSeries:
+    """Per analysed frame, columns of equal length; NaN where no face was meshed."""
+
+    t: list[float] = field(default_factory=list)
+    mouth: list[float] = field(default_factory=list)
+    kps: list[np.ndarray] = field(default_factory=list)       # (5, 2) pixels of the work frame
+    pose: list[tuple[float, float, float]] = field(default_factory=list)
+    completeness: list[float] = field(default_factory=list)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float),
+                "kps": np.asarray(self.kps, float).reshape(-1, 5, 2), "pose": np.asarray(self.pose, float).reshape(-1, 3),
+                "completeness": np.asarray(self.completeness, float)}
+
+
+@dataclass
+class Analysis:
+    """Everything the scorers need from the pixels of one video."""
+
+    frame_times: np.ndarray            # every decoded frame
+    cut_times: list[float]             # presentation time of the first frame of each new shot
+    work_size: tuple[int, int]         # (w, h) of the frames faces were measured on
+    faces: dict[str, np.ndarray]       # FaceSeries.arrays()
+    detections: dict[str, np.ndarray]  # t, n_faces, area_ratio (largest face box / frame)
+    motion: dict[str, np.ndarray]      # t0, t1, survival, camera (percent of diagonal per second)
+    quality: dict[str, np.ndarray]     # t and one column per measure
+    stage_seconds: dict[str, float]
+
+
+def _in_regions(t: float, regions: list[tuple[float, float]]) -> bool:
+    return any(a <= t <= b for a, b in regions)
+
+
+class ShotConsumer:
+    """Wraps a PySceneDetect detector; maps its frame numbers to presentation times."""
+
+    def __init__(self, detector: str, threshold: float, min_shot_frames: int):
+        from scenedetect import detectors
+
+        make = {"content": lambda: detectors.ContentDetector(threshold, min_scene_len=min_shot_frames),
+                "adaptive": lambda: detectors.AdaptiveDetector(threshold, min_scene_len=min_shot_frames),
+                "histogram": lambda: detectors.HistogramDetector(threshold, min_scene_len=min_shot_frames),
+                "hash": lambda: detectors.HashDetector(threshold, min_scene_len=min_shot_frames)}
+        if detector not in make:
+            raise ValueError(f"unknown shot detector {detector!r} (choose from {', '.join(make)})")
+        self.detector = make[detector]()
+        self.times: list[float] = []
+        self.cut_frames: list[int] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        self.times.append(view.t)
+        self.cut_frames += self.detector.process_frame(view.index, view.small_bgr)
+
+    def result(self) -> list[float]:
+        if self.times:
+            try:
+                self.cut_frames += self.detector.post_process(len(self.times) - 1)
+            except TypeError:  # detectors without a post-processing step
+                pass
+        return sorted({self.times[i] for i in self.cut_frames if 0 < i < len(self.times)})
+
+
+class MotionConsumer:
+    """KLT tracks seeded at the start of each window; survival ≈ TalkVid's cotracker_ratio, plus camera motion.
+
+    A track survives a frame when forward-backward tracking returns within 1 pixel. Camera motion is the
+    translation of a RANSAC similarity fitted to all tracks, so a moving speaker on a still background
+    counts little.
+    """
+
+    def __init__(self, window_s: float = 1.0, max_points: int = 200):
+        self.window_s = window_s
+        self.max_points = max_points
+        self._prev: np.ndarray | None = None
+        self._pts: np.ndarray | None = None
+        self._seeded = 0
+        self._t0 = 0.0
+        self._shift = 0.0
+        self.rows: list[tuple[float, float, float, float]] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        gray = view.small_gray
+        if self._prev is None or view.t - self._t0 >= self.window_s:
+            self._close_window(view.t)
+            self._seed(gray, view.t)
+        elif self._pts is not None and len(self._pts):
+            self._track(gray)
+        self._prev = gray
+
+    def _seed(self, gray: np.ndarray, t: float) -> None:
+        pts = cv2.goodFeaturesToTrack(gray, self.max_points, 0.01, 7)
+        self._pts = pts.reshape(-1, 2).astype(np.float32) if pts is not None else np.zeros((0, 2), np.float32)
+        self._seeded = len(self._pts)
+        self._t0 = t
+        self._shift = 0.0
+        self._diag = float(np.hypot(*gray.shape))
+
+    def _track(self, gray: np.ndarray) -> None:
+        p0 = self._pts.reshape(-1, 1, 2)
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, gray, p0, None, winSize=(15, 15), maxLevel=2)
+        p0r, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self._prev, p1, None, winSize=(15, 15), maxLevel=2)
+        ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((p0 - p0r).reshape(-1, 2), axis=1) < 1.0)
+        a, b = p0.reshape(-1, 2)[ok], p1.reshape(-1, 2)[ok]
+        if len(a) >= 6:
+            m, _ = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+            if m is not None:
+                self._shift += float(np.hypot(m[0, 2], m[1, 2]))
+        self._pts = b
+
+    def _close_window(self, t: float) -> None:
+        if self._prev is not None and self._seeded and t > self._t0:
+            survival = 100.0 * len(self._pts) / self._seeded
+            camera = 100.0 * self._shift / self._diag / (t - self._t0)
+            self.rows.append((self._t0, t, survival, camera))
+
+    def result(self, end_t: float) -> dict[str, np.ndarray]:
+        self._close_window(end_t)
+        rows = np.asarray(self.rows, float).reshape(-1, 4)
+        return {"t0": rows[:, 0], "t1": rows[:, 1], "survival": rows[:, 2], "camera": rows[:, 3]}
+
+
+class FaceConsumer:
+    """Full-range detection at ``sample_fps``; 478-point mesh on every frame in the regions."""
+
+    def __init__(self, detector: FaceDetector, mesher: FaceMesher, regions: list[tuple[float, float]],
+                 sample_fps: float):
+        self.detector = detector
+        self.mesher = mesher
+        self.regions = regions
+        self.period = 1.0 / sample_fps
+        self._next_sample = -np.inf
+        self._in_region = False
+        self.series = FaceSeries()
+        self.det_rows: list[tuple[float, int, float]] = []
+        self.last_box = None
+
+    def process_frame(self, view: FrameView) -> None:
+        inside = _in_regions(view.t, self.regions)
+        if not inside:
+            if self._in_region:
+                self.mesher.reset()  # a new region is a new track
+            self._in_region = False
+            return
+        self._in_region = True
+        rgb = view.work_rgb
+        h, w = rgb.shape[:2]
+        box = None
+        if view.t >= self._next_sample:
+            self._next_sample = view.t + self.period - 1e-6
+            boxes = self.detector(rgb)
+            self.det_rows.append((view.t, len(boxes), boxes[0].area / (w * h) if boxes else 0.0))
+            box = boxes[0] if boxes else None
+            self.last_box = box
+            if box is None:
+                self.mesher.reset()
+        lm = self.mesher(rgb, box) if (box is not None or self.last_box is not None) else None
+        s = self.series
+        s.t.append(view.t)
+        if lm is None:
+            s.mouth.append(np.nan)
+            s.kps.append(np.full((5, 2), np.nan))
+            s.pose.append((np.nan, np.nan, np.nan))
+            s.completeness.append(0.0)
+            return
+        s.mouth.append(mouth_opening(lm))
+        s.kps.append(lm[list(KPS5), :2])
+        s.pose.append(head_pose(lm))
+        s.completeness.append(100.0 * sum(
+            weight for idx, weight in PARTS.values()
+            if all(0 <= lm[i, 0] < w and 0 <= lm[i, 1] < h for i in idx)))
+
+    def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        rows = np.asarray(self.det_rows, float).reshape(-1, 3)
+        return self.series.arrays(), {"t": rows[:, 0], "n_faces": rows[:, 1], "area_ratio": rows[:, 2]}
+
+
+class QualityConsumer:
+    """Weight-free technical measures on full-resolution frames at ``sample_fps`` inside the regions."""
+
+    def __init__(self, faces: FaceConsumer, regions: list[tuple[float, float]], sample_fps: float):
+        self.faces = faces
+        self.regions = regions
+        self.period = 1.0 / sample_fps
+        self._next = -np.inf
+        self.rows: list[dict[str, float]] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        if view.t < self._next or not _in_regions(view.t, self.regions):
+            return
+        self._next = view.t + self.period - 1e-6
+        from talkset.curate.scores.quality import measure_frame
+
+        box = self.faces.last_box
+        work_h, work_w = view.work_rgb.shape[:2] if box is not None else (1, 1)
+        self.rows.append({"t": view.t, **measure_frame(view.full_gray, box, (work_w, work_h))})
+
+    def result(self) -> dict[str, np.ndarray]:
+        keys = self.rows[0].keys() if self.rows else ["t"]
+        return {k: np.asarray([r[k] for r in self.rows], float) for k in keys}
+
+
+def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tuple[float, float]],
+            detector: FaceDetector, mesher: FaceMesher, segment_cfg: dict, analysis_cfg: dict,
+            progress=None) -> Analysis:
+    """Decodes ``path`` once and runs every frame consumer on it.
+
+    Args:
+        path: the video.
+        rotation_deg: display rotation applied to pixels before analysis.
+        fps: nominal frame rate (frames per second), used only to express minimum shot length in frames.
+        regions: (start_s, end_s) spans where faces and quality are measured.
+        detector: face detector backend (created once per worker).
+        mesher: face mesh backend (created once per worker).
+        segment_cfg: the ``[segment]`` config table.
+        analysis_cfg: the ``[analysis]`` config table.
+        progress: optional callable taking the time in seconds of each decoded frame.
+    """
+    import time
+
+    shots = ShotConsumer(segment_cfg["shot_detector"], segment_cfg["shot_threshold"],
+                         max(1, round(segment_cfg["min_shot_s"] * fps)))
+    motion = MotionConsumer()
+    faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"])
+    quality = QualityConsumer(faces, regions, analysis_cfg["quality_sample_fps"])
+    consumers = {"decode": None, "shots": shots, "motion": motion, "faces": faces, "quality": quality}
+    seconds = dict.fromkeys(consumers, 0.0)
+    mesher.reset()
+    work_size = (0, 0)
+    last_t = 0.0
+    tic = time.perf_counter()
+    for view in decode_frames(path, rotation_deg, analysis_cfg["work_max_side"], analysis_cfg["shot_max_side"]):
+        now = time.perf_counter()
+        seconds["decode"] += now - tic
+        for name, consumer in consumers.items():
+            if consumer is not None:
+                consumer.process_frame(view)
+                t2 = time.perf_counter()
+                seconds[name] += t2 - now
+                now = t2
+        if "work_rgb" in view.__dict__:
+            work_size = view.work_rgb.shape[1::-1]
+        last_t = view.t
+        if progress is not None:
+            progress(view.t)
+        tic = time.perf_counter()
+    face_series, detections = faces.result()
+    return Analysis(
+        frame_times=np.asarray(shots.times, float),
+        cut_times=shots.result(),
+        work_size=tuple(int(v) for v in work_size),
+        faces=face_series,
+        detections=detections,
+        motion=motion.result(last_t + 1.0 / max(fps, 1e-6)),
+        quality=quality.result(),
+        stage_seconds=seconds,
+    )

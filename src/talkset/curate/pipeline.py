@@ -1,0 +1,234 @@
+"""One source video → its manifest records and clips: probe, audio + VAD, one video pass, segment, score, cut.
+
+``curate_one`` is the unit an executor runs; it never raises for bad input: the reason goes into a record.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from talkset.audio.io import AudioError, load_audio
+from talkset.audio.vad import SileroVAD
+from talkset.curate.analyze import analyze
+from talkset.curate.config import Config
+from talkset.curate.scores.head import head_detail
+from talkset.curate.scores.motion import motion_score
+from talkset.curate.scores.quality import quality_score
+from talkset.curate.scores.sync import av_offset
+from talkset.curate.segment import candidates, join_speech, shots_from_cuts
+from talkset.curate.thresholds import judge
+from talkset.dataset.manifest import CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipRecord, Span, clip_id_for, video_id_for
+from talkset.media.cut import ClipWriteError, write_clip
+from talkset.media.probe import ProbeError, VideoInfo, probe
+from talkset.run.store import OutputStore
+
+log = logging.getLogger("talkset.curate")
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One source: a video, optionally with its audio in a separate file and a subtitle file."""
+
+    path: str
+    audio_path: str | None = None
+    subtitle_path: str | None = None
+
+    @property
+    def video_id(self) -> str:
+        return video_id_for(self.path)
+
+
+@dataclass
+class Outcome:
+    """What a worker reports back for one video (small: records stay on disk)."""
+
+    video_id: str
+    path: str
+    skipped: bool = False
+    failed: str | None = None
+    kept: int = 0
+    rejected: int = 0
+    duration_s: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Backends:
+    """Models created once per worker process, not per video."""
+
+    _instance: Backends | None = None
+
+    def __init__(self):
+        from talkset.vision.face import FaceDetector, FaceMesher
+
+        self.vad = SileroVAD()
+        self.detector = FaceDetector()
+        self.mesher = FaceMesher()
+
+    @classmethod
+    def get(cls) -> Backends:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+
+def _clean(obj: Any) -> Any:
+    """NaN/inf → None and numpy scalars → Python, so records are strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def source_record(job: VideoJob, status: str, reason: str, info: VideoInfo | None = None) -> dict[str, Any]:
+    """A record for a source that gave no candidate clip (failed, or nothing to keep)."""
+    meta = {"duration": info.duration_s, "resolution": "%dx%d" % info.display_size} if info else {}
+    rec = ClipRecord(id=job.video_id, video_id=job.video_id, type=SOURCE,
+                     source=Span(job.path, 0.0, info.duration_s if info else 0.0),
+                     subtitle_path=job.subtitle_path, metadata=meta, status=status, reasons=[reason])
+    return rec.to_dict()
+
+
+def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[VideoInfo, list[dict], Any, dict]:
+    """Probe, audio, VAD and the single video pass; returns (info, clip records, audio, stage seconds).
+
+    Raises:
+        ProbeError, AudioError: the source cannot be used.
+    """
+    seg, ana = config.segment, config.analysis
+    seconds: dict[str, float] = {}
+    tic = time.perf_counter()
+    info = probe(job.path)
+    seconds["probe"] = time.perf_counter() - tic
+    if not info.has_audio and job.audio_path is None:
+        raise AudioError(f"{job.path}: no audio stream (give the audio with audio_path in a list file)")
+    tic = time.perf_counter()
+    audio = load_audio(job.audio_path or job.path, sr=16000)
+    seconds["audio"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    speech = backends.vad.speech_segments(audio)
+    seconds["vad"] = time.perf_counter() - tic
+    utterances = join_speech(speech, seg["speech_join_gap_s"], seg["speech_pad_s"])
+    fps = float(info.fps)
+    regions = [(a - 0.5, b + 0.5) for a, b in utterances if b - a >= seg["min_clip_s"]]
+    analysis = analyze(job.path, rotation_deg=info.rotation_deg, fps=fps, regions=regions,
+                       detector=backends.detector, mesher=backends.mesher, segment_cfg=seg, analysis_cfg=ana)
+    seconds.update(analysis.stage_seconds)
+    tic = time.perf_counter()
+    times = analysis.frame_times
+    if not len(times):
+        raise ProbeError(f"{job.path}: no decodable video frame")
+    video_end = float(times[-1]) + 1.0 / fps
+    shots = shots_from_cuts(analysis.cut_times, float(times[0]), video_end)
+    spans = candidates(shots, utterances, min_clip_s=seg["min_clip_s"], max_clip_s=seg["max_clip_s"],
+                       boundary_trim_s=seg["boundary_trim_s"], video_start_s=float(times[0]), video_end_s=video_end)
+    w, h = info.display_size
+    bpp = info.bit_rate / (info.width * info.height * float(info.avg_fps)) if info.bit_rate else float("nan")
+    records = []
+    for index, (start, end) in enumerate(spans):
+        qmask = (analysis.quality["t"] >= start) & (analysis.quality["t"] <= end)
+        quality = quality_score(analysis.quality, qmask, bpp)
+        scores = {
+            "quality": quality,
+            "motion": motion_score(analysis.motion, start, end),
+            "sync": av_offset(analysis.faces["t"], analysis.faces["mouth"], audio.samples, audio.start_s,
+                              audio.sr, start, end, fps, ana["sync_max_lag_frames"], ana["sync_natural_lead_s"]),
+            "head_detail": head_detail(analysis.faces, analysis.detections, analysis.work_size, start, end),
+        }
+        rec = ClipRecord(
+            id=clip_id_for(job.video_id, index), video_id=job.video_id, source=Span(job.path, start, end),
+            subtitle_path=job.subtitle_path,
+            metadata={"duration": round(end - start, 4), "resolution": f"{w}x{h}", "fps": round(fps, 3),
+                      "language": None, "speaker_id": None, "age_group": None, "gender": None, "ethnicity": None,
+                      "quality_score": quality["score"], "video_codec": info.video_codec,
+                      "audio_source": job.audio_path or job.path},
+            scores=_clean(scores))
+        records.append(rec.to_dict())
+    seconds["score"] = time.perf_counter() - tic
+    cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
+    return info, records, audio, {"seconds": seconds, **cut_info}
+
+
+def process_video(job: VideoJob, store: OutputStore, config: Config, backends: Backends) -> Outcome:
+    """Curates one source and commits its records (and kept clips) to ``store``. Raises nothing for bad input."""
+    outcome = Outcome(job.video_id, job.path)
+    try:
+        info, records, audio, extra = analyse_video(job, config, backends)
+    except (ProbeError, AudioError) as e:
+        reason = str(e)
+        log.warning("%s", reason)
+        store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
+                                    "records": [source_record(job, FAILED, reason)]})
+        outcome.failed = reason
+        return outcome
+    outcome.duration_s = info.duration_s
+    outcome.stage_seconds = extra["seconds"]
+    for rec in records:
+        rec["reasons"] = judge(rec["scores"], config.thresholds)
+        rec["status"] = REJECTED if rec["reasons"] else KEPT
+    kept = [r for r in records if r["status"] == KEPT]
+    tic = time.perf_counter()
+    if kept:
+        planned = [p for r in kept for p in (f"clips/{r['id']}.mp4", f"clips/{r['id']}.wav")]
+        taken = store.claim(job.video_id, planned)
+        if taken:
+            log.warning("%s", taken)
+            store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
+                                        "records": [source_record(job, FAILED, taken, info)]})
+            outcome.failed = taken
+            return outcome
+        for rec in kept:
+            try:
+                _write_clip_files(job, info, rec, audio, store)
+            except ClipWriteError as e:
+                rec["status"], rec["reasons"] = REJECTED, [f"write: {e}"]
+    outcome.stage_seconds["write"] = time.perf_counter() - tic
+    if not records:
+        records = [source_record(job, REJECTED, _why_no_candidate(extra, config), info)]
+    store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
+                                "probe": info.to_dict(), **{k: extra[k] for k in ("cuts", "speech")},
+                                "records": records})
+    outcome.kept = sum(r["status"] == KEPT for r in records if r["type"] == CLIP)
+    outcome.rejected = sum(r["status"] == REJECTED for r in records if r["type"] == CLIP)
+    return outcome
+
+
+def _why_no_candidate(extra: dict, config: Config) -> str:
+    if not extra["speech"]:
+        return "segment: no speech found"
+    return (f"segment: no speech of at least {config.segment['min_clip_s']:g} s within one shot "
+            f"({len(extra['speech'])} speech segments, {len(extra['cuts'])} cuts)")
+
+
+def _write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore) -> None:
+    import soundfile as sf
+
+    start, end = rec["source"]["start"], rec["source"]["end"]
+    tmp_mp4 = store.temp_path(job.video_id, f"{rec['id']}.mp4")
+    write_clip(Path(job.path), start, end, tmp_mp4,
+               audio_path=Path(job.audio_path) if job.audio_path else None, rotation_deg=info.rotation_deg)
+    tmp_wav = store.temp_path(job.video_id, f"{rec['id']}.wav")
+    sf.write(tmp_wav, audio.slice(start, end), audio.sr, subtype="PCM_16", format="WAV")
+    store.place(tmp_mp4, f"clips/{rec['id']}.mp4")
+    store.place(tmp_wav, f"clips/{rec['id']}.wav")
+    rec["video-path"] = f"clips/{rec['id']}.mp4"
+    rec["audio-path"] = f"clips/{rec['id']}.wav"
+
+
+def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:
+    """Executor entry point: (job, output folder, config data) → Outcome. Skips finished videos."""
+    job, out_dir, config_data = args
+    store = OutputStore(out_dir)
+    if store.is_done(job.video_id):
+        return Outcome(job.video_id, job.path, skipped=True)
+    return process_video(job, store, Config(config_data), Backends.get())

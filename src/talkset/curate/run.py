@@ -1,0 +1,159 @@
+"""``talkset curate`` as a function: expand inputs, run videos on an executor, merge the manifest, summarise."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from talkset.curate.config import Config
+from talkset.curate.inputs import expand_inputs
+from talkset.curate.pipeline import Outcome, curate_one
+from talkset.curate.thresholds import apply, reason_key
+from talkset.dataset.manifest import CLIP, FAILED, KEPT, write_json, write_parquet
+from talkset.run.executor import ItemCrash, LocalExecutor
+from talkset.run.store import OutputStore, atomic_write_bytes
+
+log = logging.getLogger("talkset.curate")
+
+
+@dataclass
+class Summary:
+    """What a curate run produced, over the whole output folder."""
+
+    out_dir: str
+    videos: int = 0
+    failed_videos: int = 0
+    hours_in: float = 0.0
+    candidates: int = 0
+    clips_kept: int = 0
+    hours_kept: float = 0.0
+    rejections: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    kept_without_file: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    @property
+    def manifest(self) -> Path:
+        return Path(self.out_dir) / "manifest.json"
+
+    def table(self) -> str:
+        lines = [f"{'videos':<28}{self.videos}  ({self.failed_videos} unusable)",
+                 f"{'hours in':<28}{self.hours_in:.4f}",
+                 f"{'candidates':<28}{self.candidates}",
+                 f"{'clips kept':<28}{self.clips_kept}",
+                 f"{'hours kept':<28}{self.hours_kept:.4f}"]
+        if self.rejections:
+            lines.append("rejections by reason (a clip may have several):")
+            lines += [f"  {k:<26}{v}" for k, v in sorted(self.rejections.items(), key=lambda kv: -kv[1])]
+        if self.kept_without_file:
+            lines.append(f"{self.kept_without_file} clips are kept by these thresholds but were not cut "
+                         "(they were rejected when curated): run `talkset cut OUT` to write them")
+        return "\n".join(lines)
+
+
+def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | str | Path | None = None,
+           workers: int | None = None, executor=None, progress: bool = True) -> Summary:
+    """Curates videos into ``out_dir``: clips, manifest.json, manifest.parquet. Resumable.
+
+    Args:
+        inputs: video files, folders (searched recursively) and list files (.csv / .jsonl).
+        out_dir: output folder; created if missing; earlier results in it are kept and skipped.
+        config: a Config, a TOML path, or None for the defaults.
+        workers: worker processes for the default local executor (default: number of cores).
+        executor: any object with ``map_unordered(fn, items)`` (see talkset.run.executor); overrides workers.
+        progress: show a progress bar.
+    """
+    started = time.perf_counter()
+    if not isinstance(config, Config):
+        config = Config.load(config)
+    store = OutputStore(out_dir)
+    store.create()
+    jobs, problems = expand_inputs(inputs)
+    for p in problems:
+        log.warning("%s", p)
+    if executor is None:
+        executor = LocalExecutor(workers or os.cpu_count() or 1)
+    stage_seconds: Counter[str] = Counter()
+    crashes: list[str] = []
+    bar = tqdm(total=len(jobs), unit="video", disable=not progress, desc="curate")
+    for job, outcome in executor.map_unordered(curate_one, [(j, str(store.root), config.data) for j in jobs]):
+        job = job[0]
+        if isinstance(outcome, ItemCrash):
+            # Not committed: the next run tries this video again.
+            log.warning("%s: %s", job.path, outcome.reason)
+            crashes.append(f"{job.path}: {outcome.reason} (not committed; the next run tries it again)")
+            outcome = Outcome(job.video_id, job.path, failed=outcome.reason)
+        stage_seconds.update(outcome.stage_seconds)
+        bar.set_postfix_str(f"kept {outcome.kept}" + (" (done before)" if outcome.skipped else ""))
+        bar.update(1)
+    bar.close()
+    summary = merge(store, config)
+    summary.failures = problems + crashes + summary.failures
+    summary.stage_seconds = dict(stage_seconds)
+    summary.wall_seconds = time.perf_counter() - started
+    return summary
+
+
+def merge(store: OutputStore, config: Config) -> Summary:
+    """Merges every finished part into manifest.json and manifest.parquet, judged by ``config``'s thresholds.
+
+    Records are sorted by id, so the manifest does not depend on the order videos finished in.
+    """
+    records: list[dict[str, Any]] = []
+    summary = Summary(out_dir=str(store.root))
+    for part in store.iter_parts():
+        summary.videos += 1
+        summary.hours_in += part.get("duration", 0.0) / 3600
+        for rec in part["records"]:
+            rec = apply(rec, config.thresholds)
+            records.append(rec)
+            if rec["status"] == FAILED:
+                summary.failed_videos += 1
+                summary.failures += rec["reasons"]
+            elif rec["type"] == CLIP:
+                summary.candidates += 1
+                if rec["status"] == KEPT:
+                    summary.clips_kept += 1
+                    summary.hours_kept += rec["metadata"]["duration"] / 3600
+                    summary.kept_without_file += rec["video-path"] is None
+            for reason in rec["reasons"] if rec["status"] != KEPT else []:
+                key = reason_key(reason)
+                summary.rejections[key] = summary.rejections.get(key, 0) + 1
+    records.sort(key=lambda r: r["id"])
+    _write_manifests(store, records)
+    return summary
+
+
+def _write_manifests(store: OutputStore, records: list[dict[str, Any]]) -> None:
+    """Replaces manifest.json/.parquet atomically; a manifest talkset did not write is kept as a backup."""
+    stamp_file = store.state / "manifest.sha1"
+    for name, writer in (("manifest.json", write_json), ("manifest.parquet", write_parquet)):
+        target = store.root / name
+        if target.exists():
+            known = stamp_file.with_suffix(f".{name}.sha1")
+            if not known.exists() or known.read_text() != _sha1(target):
+                backup = target.with_name(f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+                os.replace(target, backup)
+                log.warning("%s was not written by talkset; kept as %s", target, backup.name)
+        tmp = store.tmp / f"{name}.tmp"
+        writer(records, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        atomic_write_bytes(stamp_file.with_suffix(f".{name}.sha1"), _sha1(target).encode())
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

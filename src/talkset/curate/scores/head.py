@@ -1,0 +1,70 @@
+"""TalkVid's six head-detail scores, from the face mesh sampled once a second (formulas in DESIGN.md).
+
+TalkVid measures these with InsightFace on one frame per second; we use the mediapipe mesh's five keypoints
+(eyes, nose, mouth corners) and the mesh's head pose on the analysed frame nearest each whole second.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+NAMES = ("movement", "orientation", "completeness", "resolution", "rotation", "face_consistency")
+
+
+def _nearest(times: np.ndarray, t: float, tol: float) -> int | None:
+    if not len(times):
+        return None
+    i = int(np.argmin(np.abs(times - t)))
+    return i if abs(times[i] - t) <= tol else None
+
+
+def _avg_min(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"avg": 0.0, "min": 0.0}
+    return {"avg": round(float(np.mean(values)), 2), "min": round(float(np.min(values)), 2)}
+
+
+def head_detail(faces: dict[str, np.ndarray], detections: dict[str, np.ndarray], work_size: tuple[int, int],
+                start_s: float, end_s: float) -> dict[str, dict[str, float] | float]:
+    """The six scores over [start_s, end_s], each ``{"avg", "min"}`` except face_consistency (one number).
+
+    Args:
+        faces: per-frame mesh columns (t, kps, pose, completeness).
+        detections: per-sample detection columns (t, n_faces, area_ratio).
+        work_size: (w, h) of the frames the mesh was measured on, in pixels.
+        start_s: clip start, seconds.
+        end_s: clip end, seconds.
+    """
+    steps = np.arange(start_s, end_s - 1e-6, 1.0)
+    min_side = float(min(work_size)) if min(work_size) > 0 else 1.0
+    kps, poses, completeness, resolution = [], [], [], []
+    missing_one_face = 0
+    for t in steps:
+        i = _nearest(faces["t"], t, 0.1)
+        d = _nearest(detections["t"], t, 0.25)
+        n_faces = int(detections["n_faces"][d]) if d is not None else 0
+        missing_one_face += n_faces != 1
+        resolution.append(min(100.0, 30 * 100 * float(detections["area_ratio"][d])) if d is not None else 0.0)
+        has_mesh = i is not None and np.isfinite(faces["pose"][i]).all()
+        completeness.append(float(faces["completeness"][i]) if has_mesh else 0.0)
+        kps.append(faces["kps"][i] if has_mesh else None)
+        poses.append(faces["pose"][i] if has_mesh else None)
+    orientation = [100 - (100 / 180) * float(np.linalg.norm(p)) for p in poses if p is not None]
+    movement, rotation = [], []
+    for a, b, pa, pb in zip(kps, kps[1:], poses, poses[1:]):
+        if a is None or b is None:
+            movement.append(0.0)
+            rotation.append(0.0)
+            continue
+        movement.append(100 - 100 * float(np.linalg.norm(b - a, axis=1).mean()) / min_side)
+        rotation.append(100 - float(np.linalg.norm(np.asarray(pb) - np.asarray(pa))))
+    if any(p is None for p in poses):
+        orientation += [0.0] * sum(p is None for p in poses)
+    return {
+        "movement": _avg_min(movement or ([100.0] if poses and poses[0] is not None else [])),
+        "orientation": _avg_min(orientation),
+        "completeness": _avg_min(completeness),
+        "resolution": _avg_min(resolution),
+        "rotation": _avg_min(rotation or ([100.0] if poses and poses[0] is not None else [])),
+        "face_consistency": round(max(0.0, 100.0 - 20.0 * missing_one_face), 2),
+        "samples": int(len(steps)),
+    }

@@ -1,0 +1,119 @@
+"""The output folder: atomic per-video commits, completion markers, and a journal of the files talkset made.
+
+Layout::
+
+    OUT/clips/…                     clips and their audio (only files talkset made)
+    OUT/manifest.json, .parquet     merged from the parts
+    OUT/.talkset/parts/ID.json      one video's records, written atomically
+    OUT/.talkset/done/ID            empty marker, written last: the video is finished
+    OUT/.talkset/journal/ID.json    files this video places, written before they are placed
+
+A rerun skips videos with a marker. A file in ``clips/`` that no journal names is not ours and is never
+replaced: the video that would overwrite it fails with that reason instead.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8"))
+
+
+class OutputStore:
+    """One output folder; safe to share between worker processes (each video has its own files)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.clips = self.root / "clips"
+        self.state = self.root / ".talkset"
+        self.parts = self.state / "parts"
+        self.done = self.state / "done"
+        self.journal = self.state / "journal"
+        self.tmp = self.state / "tmp"
+
+    def create(self) -> None:
+        for d in (self.clips, self.parts, self.done, self.journal, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def is_done(self, video_id: str) -> bool:
+        return (self.done / video_id).exists() and (self.parts / f"{video_id}.json").exists()
+
+    def owned(self, video_id: str) -> set[str]:
+        """Files (relative to the root) that an earlier attempt at this video recorded as its own."""
+        path = self.journal / f"{video_id}.json"
+        if not path.exists():
+            return set()
+        return set(json.loads(path.read_text()))
+
+    def claim(self, video_id: str, relpaths: list[str]) -> str | None:
+        """Records ``relpaths`` as this video's before they are written; returns a reason if one is taken.
+
+        A path is taken when a file exists there that no attempt at this video made (a user's file, or
+        another source's clip with a colliding name).
+        """
+        owned = self.owned(video_id)
+        for rel in relpaths:
+            if (self.root / rel).exists() and rel not in owned:
+                return f"{self.root / rel} exists and was not made by talkset for this video; not overwriting"
+        atomic_write_json(self.journal / f"{video_id}.json", sorted(owned | set(relpaths)))
+        return None
+
+    def temp_path(self, video_id: str, name: str) -> Path:
+        d = self.tmp / video_id
+        d.mkdir(parents=True, exist_ok=True)
+        return d / name
+
+    def place(self, tmp: Path, relpath: str) -> None:
+        """Moves a finished temp file to its place (same file system, so the rename is atomic)."""
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        target = self.root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+
+    def commit(self, video_id: str, part: dict[str, Any]) -> None:
+        """Writes the video's part, then its completion marker: the video is finished only after both."""
+        atomic_write_json(self.parts / f"{video_id}.json", part)
+        marker = self.done / video_id
+        atomic_write_bytes(marker, b"")
+        tmpdir = self.tmp / video_id
+        if tmpdir.is_dir():
+            for leftover in tmpdir.iterdir():
+                leftover.unlink()
+            tmpdir.rmdir()
+
+    def iter_parts(self):
+        """Finished parts in id order."""
+        for marker in sorted(self.done.iterdir()) if self.done.is_dir() else []:
+            part = self.parts / f"{marker.name}.json"
+            if part.exists():
+                yield json.loads(part.read_text(encoding="utf-8"))
