@@ -1,1 +1,25 @@
+"""talkset: curate, benchmark and animate talking-head video on a CPU, with nothing downloaded at run time.
+
+Python API (mirrors the CLI)::
+
+    import talkset
+    summary = talkset.curate(["raw/"], "out/", workers=2)   # talkset curate raw/ -o out/ -w 2
+    talkset.filter("out/", "strict.toml")                    # talkset filter out/ -c strict.toml
+"""
+from __future__ import annotations
+
+from talkset import curate  # noqa: F401  (a callable package: talkset.curate(...))
+
 __version__ = "0.1.0"
+
+
+def filter(out_dir, config):  # noqa: A001 - mirrors `talkset filter`
+    """Re-judges an output folder's manifest with the thresholds of ``config`` (a TOML path or Config)."""
+    from talkset.curate.config import Config
+    from talkset.curate.run import merge
+    from talkset.run.store import OutputStore
+
+    return merge(OutputStore(out_dir), config if isinstance(config, Config) else Config.load(config))
+
+
+__all__ = ["curate", "filter", "__version__"]

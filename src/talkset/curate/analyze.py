@@ -14,7 +14,7 @@ import numpy as np
 
 from talkset.media.frames import FrameView, decode_frames
 from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
-                                 FaceDetector, FaceMesher, head_pose, mouth_opening)
+                                 FaceDetector, FaceMesher, head_pose, mouth_shape)
 
 # TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
 KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)
@@ -25,13 +25,13 @@ class FaceSeries:
     """Per analysed frame, columns of equal length; NaN where no face was meshed."""
 
     t: list[float] = field(default_factory=list)
-    mouth: list[float] = field(default_factory=list)
+    mouth: list[tuple[float, float, float]] = field(default_factory=list)  # mouth_shape()
     kps: list[np.ndarray] = field(default_factory=list)       # (5, 2) pixels of the work frame
     pose: list[tuple[float, float, float]] = field(default_factory=list)
     completeness: list[float] = field(default_factory=list)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float),
+        return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float).reshape(-1, 3),
                 "kps": np.asarray(self.kps, float).reshape(-1, 5, 2), "pose": np.asarray(self.pose, float).reshape(-1, 3),
                 "completeness": np.asarray(self.completeness, float)}
 
@@ -180,12 +180,12 @@ class FaceConsumer:
         s = self.series
         s.t.append(view.t)
         if lm is None:
-            s.mouth.append(np.nan)
+            s.mouth.append((np.nan, np.nan, np.nan))
             s.kps.append(np.full((5, 2), np.nan))
             s.pose.append((np.nan, np.nan, np.nan))
             s.completeness.append(0.0)
             return
-        s.mouth.append(mouth_opening(lm))
+        s.mouth.append(mouth_shape(lm))
         s.kps.append(lm[list(KPS5), :2])
         s.pose.append(head_pose(lm))
         s.completeness.append(100.0 * sum(

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -27,9 +26,6 @@ from talkset.dataset.manifest import CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipR
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
 from talkset.run.store import OutputStore
-
-log = logging.getLogger("talkset.curate")
-
 
 @dataclass(frozen=True)
 class VideoJob:
@@ -166,7 +162,6 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
         info, records, audio, extra = analyse_video(job, config, backends)
     except (ProbeError, AudioError) as e:
         reason = str(e)
-        log.warning("%s", reason)
         store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
                                     "records": [source_record(job, FAILED, reason)]})
         outcome.failed = reason
@@ -182,14 +177,13 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
         planned = [p for r in kept for p in (f"clips/{r['id']}.mp4", f"clips/{r['id']}.wav")]
         taken = store.claim(job.video_id, planned)
         if taken:
-            log.warning("%s", taken)
             store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
                                         "records": [source_record(job, FAILED, taken, info)]})
             outcome.failed = taken
             return outcome
         for rec in kept:
             try:
-                _write_clip_files(job, info, rec, audio, store)
+                write_clip_files(job, info, rec, audio, store)
             except ClipWriteError as e:
                 rec["status"], rec["reasons"] = REJECTED, [f"write: {e}"]
     outcome.stage_seconds["write"] = time.perf_counter() - tic
@@ -210,7 +204,7 @@ def _why_no_candidate(extra: dict, config: Config) -> str:
             f"({len(extra['speech'])} speech segments, {len(extra['cuts'])} cuts)")
 
 
-def _write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore) -> None:
+def write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore) -> None:
     import soundfile as sf
 
     start, end = rec["source"]["start"], rec["source"]["end"]

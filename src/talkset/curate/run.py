@@ -88,9 +88,11 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
         job = job[0]
         if isinstance(outcome, ItemCrash):
             # Not committed: the next run tries this video again.
-            log.warning("%s: %s", job.path, outcome.reason)
-            crashes.append(f"{job.path}: {outcome.reason} (not committed; the next run tries it again)")
-            outcome = Outcome(job.video_id, job.path, failed=outcome.reason)
+            reason = f"{job.path}: {outcome.reason} (not committed; the next run tries it again)"
+            crashes.append(reason)
+            outcome = Outcome(job.video_id, job.path, failed=reason)
+        if outcome.failed:
+            log.warning("%s", outcome.failed)
         stage_seconds.update(outcome.stage_seconds)
         bar.set_postfix_str(f"kept {outcome.kept}" + (" (done before)" if outcome.skipped else ""))
         bar.update(1)
@@ -124,8 +126,7 @@ def merge(store: OutputStore, config: Config) -> Summary:
                     summary.clips_kept += 1
                     summary.hours_kept += rec["metadata"]["duration"] / 3600
                     summary.kept_without_file += rec["video-path"] is None
-            for reason in rec["reasons"] if rec["status"] != KEPT else []:
-                key = reason_key(reason)
+            for key in {reason_key(rec, r) for r in rec["reasons"]} if rec["status"] != KEPT else ():
                 summary.rejections[key] = summary.rejections.get(key, 0) + 1
     records.sort(key=lambda r: r["id"])
     _write_manifests(store, records)
@@ -157,3 +158,38 @@ def _sha1(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def cut_missing(out_dir: str | Path, config: Config) -> tuple[int, list[str]]:
+    """Writes clip files for records that ``config`` keeps but that have none; updates parts and manifest.
+
+    Returns:
+        (clips written, one-line problems).
+    """
+    from talkset.audio.io import AudioError, load_audio
+    from talkset.curate.pipeline import VideoJob, write_clip_files
+    from talkset.media.cut import ClipWriteError
+    from talkset.media.probe import ProbeError, probe
+    from talkset.run.store import atomic_write_json
+
+    store = OutputStore(out_dir)
+    written, problems = 0, []
+    for part in store.iter_parts():
+        missing = [r for r in part["records"]
+                   if r["type"] == CLIP and r["video-path"] is None and not apply(r, config.thresholds)["reasons"]]
+        if not missing:
+            continue
+        job = VideoJob(part["path"], audio_path=missing[0]["metadata"].get("audio_source"))
+        try:
+            info, audio = probe(job.path), load_audio(job.audio_path or job.path)
+            if store.claim(job.video_id, [f"clips/{r['id']}{ext}" for r in missing for ext in (".mp4", ".wav")]):
+                raise ClipWriteError(f"{job.path}: a clip file name is taken by a file talkset did not make")
+            for rec in missing:
+                write_clip_files(job, info, rec, audio, store)
+                written += 1
+        except (ProbeError, AudioError, ClipWriteError) as e:
+            problems.append(str(e))
+            log.warning("%s", e)
+        atomic_write_json(store.parts / f"{part['video_id']}.json", part)
+    merge(store, config)
+    return written, problems

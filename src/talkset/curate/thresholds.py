@@ -58,7 +58,8 @@ def apply(record: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> di
     return {**record, "status": REJECTED if reasons else KEPT, "reasons": reasons}
 
 
-def reason_key(reason: str) -> str:
-    """The part of a reason before the first colon and number: what a summary counts by."""
-    head = reason.split(":")[0]
-    return head
+def reason_key(record: dict[str, Any], reason: str) -> str:
+    """What a summary counts a reason by: its check (``sync``, ``head movement``…), or ``unusable input``."""
+    if record.get("status") == "failed":
+        return "unusable input"
+    return reason.split(":")[0]

