@@ -33,10 +33,9 @@ def expand_inputs(paths: list[str | Path]) -> tuple[list[VideoJob], list[str]]:
             got, bad = _read_list(p)
             jobs += got
             problems += bad
-        elif p.exists() or p.is_symlink():
-            jobs.append(VideoJob(str(p)))
         else:
-            problems.append(f"{p}: no such file or folder")
+            # Missing or odd files become jobs too, so their reason lands in the manifest.
+            jobs.append(VideoJob(str(p)))
     seen: set[str] = set()
     unique = []
     for job in jobs:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from talkset.audio.io import AudioError, load_audio
@@ -160,8 +162,9 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     outcome = Outcome(job.video_id, job.path)
     try:
         info, records, audio, extra = analyse_video(job, config, backends)
-    except (ProbeError, AudioError) as e:
-        reason = str(e)
+    except (ProbeError, AudioError, av.FFmpegError) as e:
+        reason = str(e) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({e})"
+        reason = reason.splitlines()[0]
         store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
                                     "records": [source_record(job, FAILED, reason)]})
         outcome.failed = reason
@@ -225,4 +228,9 @@ def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:
     store = OutputStore(out_dir)
     if store.is_done(job.video_id):
         return Outcome(job.video_id, job.path, skipped=True)
-    return process_video(job, store, Config(config_data), Backends.get())
+    try:
+        return process_video(job, store, Config(config_data), Backends.get())
+    except Exception as e:  # a bug must not stop the batch; not committed, so the next run retries
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[0]
+        return Outcome(job.video_id, job.path, failed=f"{job.path}: internal error, not committed ({detail}); "
+                                                      "please report it")

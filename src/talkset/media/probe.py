@@ -59,8 +59,10 @@ def probe(path: str | Path) -> VideoInfo:
         ProbeError: empty, unreadable, no video stream, or no decodable frame.
     """
     path = Path(path)
+    if not path.exists():
+        raise ProbeError(f"{path}: no such file" + (" (broken symlink)" if path.is_symlink() else ""))
     if not path.is_file():
-        raise ProbeError(f"{path}: not a file")
+        raise ProbeError(f"{path}: not a regular file")
     if os.path.getsize(path) == 0:
         raise ProbeError(f"{path}: empty file (0 bytes)")
     try:
