@@ -14,7 +14,7 @@ import numpy as np
 
 from talkset.media.frames import FrameView, decode_frames
 from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
-                                 FaceDetector, FaceMesher, head_pose, mouth_shape)
+                                 FaceBox, FaceDetector, FaceMesher, head_pose, mouth_shape)
 
 # TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
 KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)
@@ -91,7 +91,7 @@ class MotionConsumer:
     counts little.
     """
 
-    def __init__(self, window_s: float = 1.0, max_points: int = 200):
+    def __init__(self, window_s: float = 1.0, max_points: int = 150):
         self.window_s = window_s
         self.max_points = max_points
         self._prev: np.ndarray | None = None
@@ -103,7 +103,7 @@ class MotionConsumer:
 
     def process_frame(self, view: FrameView) -> None:
         gray = view.small_gray
-        if self._prev is None or view.t - self._t0 >= self.window_s:
+        if self._prev is None or view.t - self._t0 >= self.window_s - 1e-6:
             self._close_window(view.t)
             self._seed(gray, view.t)
         elif self._pts is not None and len(self._pts):
@@ -168,15 +168,21 @@ class FaceConsumer:
         rgb = view.work_rgb
         h, w = rgb.shape[:2]
         box = None
-        if view.t >= self._next_sample:
-            self._next_sample = view.t + self.period - 1e-6
+        sample = view.t >= self._next_sample
+        if sample:
+            # Samples on a fixed grid (k × period), so they never drift away from whole seconds.
+            self._next_sample = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
             boxes = self.detector(rgb)
-            self.det_rows.append((view.t, len(boxes), boxes[0].area / (w * h) if boxes else 0.0))
             box = boxes[0] if boxes else None
-            self.last_box = box
-            if box is None:
-                self.mesher.reset()
         lm = self.mesher(rgb, box) if (box is not None or self.last_box is not None) else None
+        if sample:
+            if not boxes and lm is not None:
+                # The detector missed a face the mesh still tracks (blur, a hand): count the mesh's face.
+                boxes = [_box_of(lm)]
+            self.det_rows.append((view.t, len(boxes), boxes[0].area / (w * h) if boxes else 0.0))
+            self.last_box = boxes[0] if boxes else None
+            if not boxes:
+                self.mesher.reset()
         s = self.series
         s.t.append(view.t)
         if lm is None:
@@ -197,6 +203,12 @@ class FaceConsumer:
         return self.series.arrays(), {"t": rows[:, 0], "n_faces": rows[:, 1], "area_ratio": rows[:, 2]}
 
 
+def _box_of(landmarks: np.ndarray) -> FaceBox:
+    x0, y0 = landmarks[:, :2].min(axis=0)
+    x1, y1 = landmarks[:, :2].max(axis=0)
+    return FaceBox(float(x0), float(y0), float(x1), float(y1), score=0.0)
+
+
 class QualityConsumer:
     """Weight-free technical measures on full-resolution frames at ``sample_fps`` inside the regions."""
 
@@ -210,7 +222,7 @@ class QualityConsumer:
     def process_frame(self, view: FrameView) -> None:
         if view.t < self._next or not _in_regions(view.t, self.regions):
             return
-        self._next = view.t + self.period - 1e-6
+        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
         from talkset.curate.scores.quality import measure_frame
 
         box = self.faces.last_box
@@ -245,7 +257,9 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
     motion = MotionConsumer()
     faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"])
     quality = QualityConsumer(faces, regions, analysis_cfg["quality_sample_fps"])
-    consumers = {"decode": None, "shots": shots, "motion": motion, "faces": faces, "quality": quality}
+    # Faces run first: in speech regions their work frame is made anyway, and the small frames for
+    # shots and motion are then scaled from it instead of from the full frame.
+    consumers = {"decode": None, "faces": faces, "shots": shots, "motion": motion, "quality": quality}
     seconds = dict.fromkeys(consumers, 0.0)
     mesher.reset()
     work_size = (0, 0)

@@ -40,7 +40,7 @@ def head_detail(faces: dict[str, np.ndarray], detections: dict[str, np.ndarray],
     missing_one_face = 0
     for t in steps:
         i = _nearest(faces["t"], t, 0.1)
-        d = _nearest(detections["t"], t, 0.25)
+        d = _nearest(detections["t"], t, 0.3)  # detection samples are at least 2 a second
         n_faces = int(detections["n_faces"][d]) if d is not None else 0
         missing_one_face += n_faces != 1
         resolution.append(min(100.0, 30 * 100 * float(detections["area_ratio"][d])) if d is not None else 0.0)
