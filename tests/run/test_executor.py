@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,11 +12,14 @@ import pytest
 from talkset.run.executor import ItemCrash, LocalExecutor
 
 BOOM = "boom"
+LATE_BOOM = "late boom"
 
 
 def work(item):
     """Module level so spawned workers can unpickle it: kills its own process for BOOM, else (item, pid)."""
-    if item == BOOM:
+    if item == LATE_BOOM:
+        time.sleep(0.3)
+    if item in (BOOM, LATE_BOOM):
         os.kill(os.getpid(), signal.SIGKILL)
     return (item * 10, os.getpid())
 
@@ -76,3 +80,18 @@ def test_one_worker_runs_inline_in_order():
 @pytest.mark.parametrize("workers", [0, -3])
 def test_fewer_than_one_worker_means_one(workers):
     assert LocalExecutor(workers=workers).workers == 1
+
+
+@pytest.mark.xfail(strict=True, reason="bug: executor.py _run_pool submits to a pool that broke while the caller "
+                   "was handling a result; pool.submit raises BrokenProcessPool out of map_unordered")
+def test_worker_dies_while_the_caller_handles_a_result():
+    """Deterministic form of a race the crash tests above hit now and then: a worker dies after ``wait``
+    returned finished items and before the next ``submit`` (here: while the caller is busy with a result)."""
+    items = [1, LATE_BOOM, 2, 3, 4, 5, 6, 7]
+    got = []
+    for pair in LocalExecutor(workers=2).map_unordered(work, items):
+        if not got:
+            time.sleep(2.0)  # the caller is slow with the first result; LATE_BOOM's worker dies meanwhile
+        got.append(pair)
+    assert Counter(item for item, _ in got) == Counter(items)
+    assert [item for item, res in got if isinstance(res, ItemCrash)] == [LATE_BOOM]

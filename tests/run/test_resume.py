@@ -59,6 +59,15 @@ def reference(media, tmp_path_factory) -> Path:
     return out
 
 
+def _differences(a, b, path="") -> list[str]:
+    """Where two parsed manifests differ, as short lines (pytest's diff of long lists is truncated)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(a.keys() | b.keys()) for d in _differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
 def _check_consistent(out: Path, records: list[dict]) -> None:
     ids = [r["id"] for r in records]
     assert len(ids) == len(set(ids)), f"a clip id appears twice: {ids}"
@@ -105,11 +114,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(media, reference, tmp_pa
 
     # Also a video killed after its clips and part were written but before its marker: the rerun must redo it,
     # replacing the clips it made itself (the journal lists them), not refuse them as a user's.
-    redo = sorted(_markers(out))[0]
+    placed = {v: {n: (out / "clips" / n).stat().st_mtime_ns for n in _clip_files(out) if n.startswith(v + "-")}
+              for v in sorted(_markers(out))}
+    redo = max(placed, key=lambda v: len(placed[v]))  # one with clip files, if any video kept a clip
+    redo_clips = placed[redo]
     (out / ".talkset" / "done" / redo).unlink()
-    assert (out / ".talkset" / "parts" / f"{redo}.json").exists() and _journals(out) >= {redo}
-    redo_clips = {n: (out / "clips" / n).stat().st_mtime_ns for n in _clip_files(out) if n.startswith(redo + "-")}
-    assert redo_clips, f"{redo} kept a clip in the reference run, so it placed clip files before its marker"
+    assert (out / ".talkset" / "parts" / f"{redo}.json").exists()
 
     notes = out / "clips" / "notes.txt"
     notes_bytes = b"my notes about these clips\n\x00\xff"
@@ -118,7 +128,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(media, reference, tmp_pa
     _run(media, out)
 
     a, b = _manifest(reference), _manifest(out)
-    assert b == a
+    assert b == a, ("resumed manifest differs from the uninterrupted one (if only scores differ, check that src/ "
+                    "did not change while the test ran):\n" + "\n".join(_differences(a, b)[:40]))
     assert _clip_files(out) == _clip_files(reference) | {"notes.txt"}
     assert notes.read_bytes() == notes_bytes
     _check_consistent(out, b)
@@ -169,3 +180,24 @@ def test_parquet_has_the_json_ids_in_order(reference):
     assert table.column("id").to_pylist() == json_ids
     assert json_ids == sorted(json_ids)
     assert table.num_rows == len(json_ids)
+
+
+@pytest.mark.xfail(strict=True, raises=Exception,
+                   reason="bug: write_parquet cannot write a manifest whose records all have empty 'metadata'/'scores' "
+                          "(every video failed or had no candidate): pyarrow infers an empty struct")
+def test_manifest_of_only_failed_videos_is_written(tmp_path):
+    from talkset.curate.config import Config
+    from talkset.curate.pipeline import VideoJob, source_record
+    from talkset.curate.run import merge
+    from talkset.run.store import OutputStore
+
+    store = OutputStore(tmp_path / "out")
+    store.create()
+    job = VideoJob(str(tmp_path / "broken.mp4"))
+    store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
+                                "records": [source_record(job, "failed", "not a readable media file")]})
+    summary = merge(store, Config.load(None))
+    assert summary.failed_videos == 1
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(store.root / "manifest.parquet").column("id").to_pylist() == [job.video_id]
