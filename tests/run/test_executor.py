@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,6 @@ def test_fewer_than_one_worker_means_one(workers):
     assert LocalExecutor(workers=workers).workers == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: executor.py _run_pool submits to a pool that broke while the caller "
-                   "was handling a result; pool.submit raises BrokenProcessPool out of map_unordered")
 def test_worker_dies_while_the_caller_handles_a_result():
     """Deterministic form of a race the crash tests above hit now and then: a worker dies after ``wait``
     returned finished items and before the next ``submit`` (here: while the caller is busy with a result)."""

@@ -164,10 +164,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
         info, records, audio, extra = analyse_video(job, config, backends)
     except (ProbeError, AudioError, av.FFmpegError) as e:
         reason = str(e) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({e})"
-        reason = reason.splitlines()[0]
-        store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
-                                    "records": [source_record(job, FAILED, reason)]})
-        outcome.failed = reason
+        outcome.failed = commit_failure(store, job, reason.splitlines()[0], retry=False)
         return outcome
     outcome.duration_s = info.duration_s
     outcome.stage_seconds = extra["seconds"]
@@ -180,9 +177,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
         planned = [p for r in kept for p in (f"clips/{r['id']}.mp4", f"clips/{r['id']}.wav")]
         taken = store.claim(job.video_id, planned)
         if taken:
-            store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
-                                        "records": [source_record(job, FAILED, taken, info)]})
-            outcome.failed = taken
+            outcome.failed = commit_failure(store, job, f"{taken} (move it away and rerun)", retry=True, info=info)
             return outcome
         for rec in kept:
             try:
@@ -198,6 +193,15 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     outcome.kept = sum(r["status"] == KEPT for r in records if r["type"] == CLIP)
     outcome.rejected = sum(r["status"] == REJECTED for r in records if r["type"] == CLIP)
     return outcome
+
+
+def commit_failure(store: OutputStore, job: VideoJob, reason: str, *, retry: bool,
+                   info: VideoInfo | None = None) -> str:
+    """Commits a failed-source record; ``retry`` leaves the video to be tried again by the next run."""
+    store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "retry": retry,
+                                "duration": info.duration_s if info else 0.0,
+                                "records": [source_record(job, FAILED, reason, info)]})
+    return reason
 
 
 def _why_no_candidate(extra: dict, config: Config) -> str:
@@ -230,7 +234,11 @@ def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:
         return Outcome(job.video_id, job.path, skipped=True)
     try:
         return process_video(job, store, Config(config_data), Backends.get())
-    except Exception as e:  # a bug must not stop the batch; not committed, so the next run retries
+    except Exception as e:  # a bug or a failed write must not stop the batch; the next run retries
         detail = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[0]
-        return Outcome(job.video_id, job.path, failed=f"{job.path}: internal error, not committed ({detail}); "
-                                                      "please report it")
+        reason = f"{job.path}: {detail} (the next run tries it again)"
+        try:
+            commit_failure(store, job, reason, retry=True)
+        except OSError:
+            pass  # the output folder itself is unwritable: the reason still reaches the log
+        return Outcome(job.video_id, job.path, failed=reason)

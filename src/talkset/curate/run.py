@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from talkset.curate.config import Config
 from talkset.curate.inputs import expand_inputs
-from talkset.curate.pipeline import Outcome, curate_one
+from talkset.curate.pipeline import Outcome, commit_failure, curate_one
 from talkset.curate.thresholds import apply, reason_key
 from talkset.dataset.manifest import CLIP, FAILED, KEPT, write_json, write_parquet
 from talkset.run.executor import ItemCrash, LocalExecutor
@@ -82,14 +82,12 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
     if executor is None:
         executor = LocalExecutor(workers or os.cpu_count() or 1)
     stage_seconds: Counter[str] = Counter()
-    crashes: list[str] = []
     bar = tqdm(total=len(jobs), unit="video", disable=not progress, desc="curate")
     for job, outcome in executor.map_unordered(curate_one, [(j, str(store.root), config.data) for j in jobs]):
         job = job[0]
         if isinstance(outcome, ItemCrash):
-            # Not committed: the next run tries this video again.
-            reason = f"{job.path}: {outcome.reason} (not committed; the next run tries it again)"
-            crashes.append(reason)
+            reason = commit_failure(store, job, f"{job.path}: {outcome.reason} (the next run tries it again)",
+                                    retry=True)
             outcome = Outcome(job.video_id, job.path, failed=reason)
         if outcome.failed:
             log.warning("%s", outcome.failed)
@@ -98,7 +96,7 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
         bar.update(1)
     bar.close()
     summary = merge(store, config)
-    summary.failures = problems + crashes + summary.failures
+    summary.failures = problems + summary.failures
     summary.stage_seconds = dict(stage_seconds)
     summary.wall_seconds = time.perf_counter() - started
     return summary

@@ -99,5 +99,15 @@ def write_parquet(records: list[dict[str, Any]], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(records) if records else pa.table({"id": pa.array([], pa.string())})
+    # Parquet has no struct without fields: an empty dict (a failed source's scores) is written as null.
+    rows = [_empty_to_none(r) for r in records]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"id": pa.array([], pa.string())})
     pq.write_table(table, path)
+
+
+def _empty_to_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _empty_to_none(v) for k, v in value.items()} or None
+    if isinstance(value, list):
+        return [_empty_to_none(v) for v in value]
+    return value

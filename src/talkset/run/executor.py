@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections import deque
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,27 +52,33 @@ class LocalExecutor:
                 yield crashed, ItemCrash("worker process died while processing this item (twice)")
 
     def _run_pool(self, fn, items, workers):
-        pending = list(reversed(items))
+        """Yields results; returns the items that were in flight when a worker died (the suspects)."""
+        pending = deque(items)
         suspects = []
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=self.initializer) as pool:
-            running = {}
-            while pending or running:
-                while pending and len(running) < workers * 2:
-                    item = pending.pop()
-                    running[pool.submit(fn, item)] = item
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    item = running.pop(fut)
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool:
-                        suspects.append(item)
-                        continue
-                    yield item, result
-                if suspects:
-                    break
-        if suspects:
-            suspects.extend(running.values())
-            if pending:
-                suspects.extend((yield from self._run_pool(fn, list(reversed(pending)), workers)))
+        while pending:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                     initializer=self.initializer) as pool:
+                running: dict = {}
+                broken = False
+                while running or (pending and not broken):
+                    while pending and not broken and len(running) < workers * 2:
+                        item = pending.popleft()
+                        try:
+                            running[pool.submit(fn, item)] = item
+                        except BrokenProcessPool:  # a worker died since the last wait
+                            pending.appendleft(item)
+                            broken = True
+                    if not running:
+                        break
+                    # Once the pool is broken every future finishes at once; collect them all.
+                    done, _ = wait(running, return_when=ALL_COMPLETED if broken else FIRST_COMPLETED)
+                    for fut in done:
+                        item = running.pop(fut)
+                        try:
+                            result = fut.result()
+                        except BrokenProcessPool:
+                            suspects.append(item)
+                            broken = True
+                            continue
+                        yield item, result
         return suspects

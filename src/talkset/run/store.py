@@ -8,7 +8,7 @@ Layout::
     OUT/.talkset/done/ID            empty marker, written last: the video is finished
     OUT/.talkset/journal/ID.json    files this video places, written before they are placed
 
-A rerun skips videos with a marker. A file in ``clips/`` that no journal names is not ours and is never
+A rerun skips videos with a marker (unless their part asks for a retry). A file in ``clips/`` that no journal names is not ours and is never
 replaced: the video that would overwrite it fails with that reason instead.
 """
 from __future__ import annotations
@@ -65,7 +65,15 @@ class OutputStore:
             d.mkdir(parents=True, exist_ok=True)
 
     def is_done(self, video_id: str) -> bool:
-        return (self.done / video_id).exists() and (self.parts / f"{video_id}.json").exists()
+        """Finished for good: marker and part exist and the part is not marked ``retry``.
+
+        A part marked ``retry`` (a crash, a clip name taken by a user's file) is in the manifest with its
+        reason, and the next run tries the video again.
+        """
+        part = self.parts / f"{video_id}.json"
+        if not ((self.done / video_id).exists() and part.exists()):
+            return False
+        return not json.loads(part.read_text(encoding="utf-8")).get("retry", False)
 
     def owned(self, video_id: str) -> set[str]:
         """Files (relative to the root) that an earlier attempt at this video recorded as its own."""
