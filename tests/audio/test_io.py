@@ -10,7 +10,6 @@ import pytest
 from talkset.audio.io import Audio, AudioError, load_audio
 
 
-@pytest.mark.slow
 def test_wav_16k_mono_is_passed_through(media: Path) -> None:
     audio = load_audio(media / "audio" / "german_16k.wav")
     assert audio.sr == 16000
@@ -20,7 +19,6 @@ def test_wav_16k_mono_is_passed_through(media: Path) -> None:
     assert audio.start_s == 0.0
 
 
-@pytest.mark.slow
 def test_mp3_24k_is_resampled_and_keeps_its_encoder_delay_start(media: Path) -> None:
     audio = load_audio(media / "audio" / "english_tts_31s.mp3")
     assert audio.sr == 16000
@@ -32,7 +30,6 @@ def test_mp3_24k_is_resampled_and_keeps_its_encoder_delay_start(media: Path) -> 
     assert native.start_s == audio.start_s
 
 
-@pytest.mark.slow
 def test_aac_in_mp4(media: Path) -> None:
     audio = load_audio(media / "talking" / "vox_man_tv_224.mp4")
     assert audio.sr == 16000
@@ -42,7 +39,6 @@ def test_aac_in_mp4(media: Path) -> None:
     assert np.abs(audio.samples).max() > 0.1
 
 
-@pytest.mark.slow
 def test_video_with_audio_starting_after_zero(media: Path) -> None:
     # Its first audio packet is stamped 353/44100 s; that offset must survive resampling.
     audio = load_audio(media / "edge" / "stage_cuts_multiperson_640x360.mp4")
@@ -50,7 +46,6 @@ def test_video_with_audio_starting_after_zero(media: Path) -> None:
     assert audio.duration_s == pytest.approx(10.008, abs=0.01)
 
 
-@pytest.mark.slow
 def test_stereo_is_averaged_not_summed(media: Path) -> None:
     path = media / "audio" / "english_hdtf_16k_stereo.wav"
     with av.open(str(path)) as c:
@@ -61,7 +56,6 @@ def test_stereo_is_averaged_not_summed(media: Path) -> None:
     np.testing.assert_allclose(audio.samples, stereo.mean(axis=0), atol=1e-6)
 
 
-@pytest.mark.slow
 def test_video_without_audio_raises(media: Path) -> None:
     with pytest.raises(AudioError, match=r"woman_headset_256_noaudio\.mp4: no audio stream") as info:
         load_audio(media / "talking" / "woman_headset_256_noaudio.mp4")

@@ -53,7 +53,6 @@ def test_rejects_other_sample_rates(vad: SileroVAD) -> None:
         vad.speech_segments(Audio(np.zeros(8000, dtype=np.float32), 8000))
 
 
-@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside silero_vad.load_silero_vad
 def test_matches_silero_reference(vad: SileroVAD, german: Audio) -> None:
     import torch
@@ -72,14 +71,12 @@ def test_matches_silero_reference(vad: SileroVAD, german: Audio) -> None:
     np.testing.assert_allclose(np.array(ours), np.array(ref), atol=0.05)
 
 
-@pytest.mark.slow
 def test_real_speech_is_mostly_covered(vad: SileroVAD, german: Audio) -> None:
     segments = vad.speech_segments(german)
     assert segments
     assert sum(e - s for s, e in segments) > 0.7 * german.duration_s
 
 
-@pytest.mark.slow
 def test_inserted_silence_becomes_a_gap(vad: SileroVAD, german: Audio) -> None:
     t0 = 4.0  # mid-sentence: the original file is one segment from 0.64 s to 8.0 s
     i = int(t0 * SR)
@@ -91,14 +88,12 @@ def test_inserted_silence_becomes_a_gap(vad: SileroVAD, german: Audio) -> None:
     assert len(covering) == 1, segments
 
 
-@pytest.mark.slow
 def test_segments_are_on_the_container_clock(vad: SileroVAD, german: Audio) -> None:
     shifted = Audio(german.samples, SR, start_s=12.5)
     base = vad.speech_segments(german)
     np.testing.assert_allclose(np.array(vad.speech_segments(shifted)), np.array(base) + 12.5, atol=1e-9)
 
 
-@pytest.mark.slow
 def test_runs_at_least_50x_real_time(vad: SileroVAD, german: Audio) -> None:
     vad.speech_probs(german.samples[:WINDOW])  # session creation is a one-off, not per-second cost
     best = min(_timed(vad, german.samples) for _ in range(3))
