@@ -81,9 +81,14 @@ def av_offset(mouth_t: np.ndarray, mouth: np.ndarray, audio_samples: np.ndarray,
     mouth = np.asarray(mouth, float).reshape(len(mouth_t), -1)
     grid = np.arange(start_s, end_s, 1.0 / fps)
     ok = np.isfinite(mouth).all(axis=1)
-    sel = ok & (mouth_t >= start_s - 1.0 / fps) & (mouth_t <= end_s + 1.0 / fps)
-    # Too few meshed frames in the clip (a face missing most of the time) gives no measurement.
-    if sel.sum() < 0.8 * len(grid) or len(grid) < 2 * max_lag + 4:
+    # A face missing for much of the clip gives no measurement: at least 80% of the grid must have a
+    # meshed frame within 2.5 frames.
+    if ok.sum() < 2 or len(grid) < 2 * max_lag + 4:
+        return dict(NO_MEASUREMENT)
+    valid_t = mouth_t[ok]
+    idx = np.clip(np.searchsorted(valid_t, grid), 1, len(valid_t) - 1)
+    gap = np.minimum(np.abs(valid_t[idx] - grid), np.abs(valid_t[idx - 1] - grid))
+    if np.mean(gap <= 2.5 / fps) < 0.8:
         return dict(NO_MEASUREMENT)
     width = max(3, int(round(HIGHPASS_S * fps)) | 1)
     v = np.stack([np.interp(grid, mouth_t[ok], mouth[ok, j]) for j in range(mouth.shape[1])], axis=1)
