@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -136,6 +137,13 @@ def demo(
 
 
 def main() -> None:
+    """Console entry point: the CLI plus a quiet stderr (mediapipe's native notices dropped, here and in
+    worker processes, which inherit the environment variable)."""
+    from talkset.vision.face import NATIVE_FILTER_ENV, filter_native_stderr
+
+    os.environ.setdefault(NATIVE_FILTER_ENV, "1")
+    if os.environ[NATIVE_FILTER_ENV] == "1":
+        filter_native_stderr()
     app()
 
 

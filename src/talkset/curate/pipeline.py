@@ -62,7 +62,12 @@ class Backends:
     _instance: Backends | None = None
 
     def __init__(self):
-        from talkset.vision.face import FaceDetector, FaceMesher
+        import os
+
+        from talkset.vision.face import NATIVE_FILTER_ENV, FaceDetector, FaceMesher, filter_native_stderr
+
+        if os.environ.get(NATIVE_FILTER_ENV) == "1":
+            filter_native_stderr()
 
         self.vad = SileroVAD()
         self.detector = FaceDetector()

@@ -80,7 +80,7 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
     for p in problems:
         log.warning("%s", p)
     if executor is None:
-        executor = LocalExecutor(workers or os.cpu_count() or 1)
+        executor = LocalExecutor(min(workers or os.cpu_count() or 1, max(1, len(jobs))))
     stage_seconds: Counter[str] = Counter()
     bar = tqdm(total=len(jobs), unit="video", disable=not progress, desc="curate")
     for job, outcome in executor.map_unordered(curate_one, [(j, str(store.root), config.data) for j in jobs]):

@@ -4,9 +4,61 @@ Nothing is downloaded: the legacy ``mp.solutions`` graphs load their ``.tflite``
 """
 from __future__ import annotations
 
+import atexit
+import os
+import re
+import sys
+import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+
+
+# Routine notices mediapipe's C++ code prints through absl/TFLite straight to file descriptor 2, from its
+# own threads, whenever a graph first runs; no Python or environment setting reaches them.
+_NATIVE_NOISE = re.compile(rb"inference_feedback_manager\.cc|Created TensorFlow Lite XNNPACK delegate|"
+                           rb"All log messages before absl::InitializeLog")
+_filter_installed = False
+NATIVE_FILTER_ENV = "TALKSET_FILTER_NATIVE_LOG"  # "1": worker processes filter too (set by the CLI)
+
+
+def filter_native_stderr() -> None:
+    """Routes this process's file descriptor 2 through a thread that drops mediapipe's routine notices.
+
+    Everything else (Python's stderr, real native errors) passes through unchanged. Also hides the one
+    protobuf deprecation warning mediapipe 0.10.14 triggers on every model load. Idempotent; meant for
+    the command-line program and its workers, not for library users' processes.
+    """
+    global _filter_installed
+    if _filter_installed:
+        return
+    _filter_installed = True
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated",
+                            category=UserWarning)
+    sys.stderr.flush()
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb", buffering=0) as src:
+            for line in iter(src.readline, b""):
+                if not _NATIVE_NOISE.search(line):
+                    os.write(original, line)
+
+    thread = threading.Thread(target=pump, name="talkset-stderr-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # closes the pipe's last write end, so the pump drains and stops
+        thread.join(timeout=1.0)
+
+    atexit.register(restore)
+
 
 # Face-mesh indices (image-left is the subject's right).
 NOSE_TIP = 1
