@@ -166,6 +166,7 @@ def test_users_file_where_a_clip_would_go_fails_that_video_only(media, reference
     assert failed["type"] == "source" and failed["status"] == "failed"
     assert any(str(user_file) in reason for reason in failed["reasons"]), failed["reasons"]
     assert str(user_file) in proc.stderr, "the failure is reported, not only recorded"
+    assert "inference_feedback_manager" not in proc.stderr and "GetPrototype" not in proc.stderr
     others = [r for r in got if r["video-id"] != victim["video-id"]]
     assert others == [r for r in ref if r["video-id"] != victim["video-id"]]
     assert others and any(r["status"] == "kept" for r in others)
