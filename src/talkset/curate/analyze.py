@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
 from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
                                  FaceBox, FaceDetector, FaceMesher, head_pose, mouth_shape)
@@ -223,7 +224,6 @@ class QualityConsumer:
         if view.t < self._next or not _in_regions(view.t, self.regions):
             return
         self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
-        from talkset.curate.scores.quality import measure_frame
 
         box = self.faces.last_box
         work_h, work_w = view.work_rgb.shape[:2] if box is not None else (1, 1)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -62,8 +63,6 @@ class Backends:
     _instance: Backends | None = None
 
     def __init__(self):
-        import os
-
         from talkset.vision.face import NATIVE_FILTER_ENV, FaceDetector, FaceMesher, filter_native_stderr
 
         if os.environ.get(NATIVE_FILTER_ENV) == "1":

@@ -48,23 +48,21 @@ def head_detail(faces: dict[str, np.ndarray], detections: dict[str, np.ndarray],
         completeness.append(float(faces["completeness"][i]) if has_mesh else 0.0)
         kps.append(faces["kps"][i] if has_mesh else None)
         poses.append(faces["pose"][i] if has_mesh else None)
-    orientation = [100 - (100 / 180) * float(np.linalg.norm(p)) for p in poses if p is not None]
+    # A sample without a face scores 0 on orientation, and so does each 1 s step that touches it.
+    orientation = [100 - (100 / 180) * float(np.linalg.norm(p)) if p is not None else 0.0 for p in poses]
     movement, rotation = [], []
     for a, b, pa, pb in zip(kps, kps[1:], poses, poses[1:]):
-        if a is None or b is None:
-            movement.append(0.0)
-            rotation.append(0.0)
-            continue
-        movement.append(100 - 100 * float(np.linalg.norm(b - a, axis=1).mean()) / min_side)
-        rotation.append(100 - float(np.linalg.norm(np.asarray(pb) - np.asarray(pa))))
-    if any(p is None for p in poses):
-        orientation += [0.0] * sum(p is None for p in poses)
+        both = a is not None and b is not None
+        movement.append(100 - 100 * float(np.linalg.norm(b - a, axis=1).mean()) / min_side if both else 0.0)
+        rotation.append(100 - float(np.linalg.norm(pb - pa)) if both else 0.0)
+    if not movement and poses and poses[0] is not None:
+        movement = rotation = [100.0]  # a single sample: nothing moved between samples
     return {
-        "movement": _avg_min(movement or ([100.0] if poses and poses[0] is not None else [])),
+        "movement": _avg_min(movement),
         "orientation": _avg_min(orientation),
         "completeness": _avg_min(completeness),
         "resolution": _avg_min(resolution),
-        "rotation": _avg_min(rotation or ([100.0] if poses and poses[0] is not None else [])),
+        "rotation": _avg_min(rotation),
         "face_consistency": round(max(0.0, 100.0 - 20.0 * missing_one_face), 2),
         "samples": int(len(steps)),
     }
