@@ -15,11 +15,9 @@ __version__ = "0.1.0"
 
 def filter(out_dir, config):  # noqa: A001 - mirrors `talkset filter`
     """Re-judges an output folder's manifest with the thresholds of ``config`` (a TOML path or Config)."""
-    from talkset.curate.config import Config
-    from talkset.curate.run import merge
-    from talkset.run.store import OutputStore
+    from talkset.curate.run import filter_manifest
 
-    return merge(OutputStore(out_dir), config if isinstance(config, Config) else Config.load(config))
+    return filter_manifest(out_dir, config)
 
 
 __all__ = ["curate", "filter", "__version__"]

@@ -1,6 +1,7 @@
 """The ``talkset`` command: a thin adapter over the Python API."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,20 @@ def _setup_logging(verbose: bool) -> None:
     root.propagate = False
 
 
+@contextlib.contextmanager
+def _clear_errors():
+    """Expected failures of a whole command become one line and a non-zero exit, not a traceback."""
+    from talkset.run.store import OutputBusy
+
+    try:
+        yield
+    except FileNotFoundError as e:
+        raise typer.BadParameter(str(e)) from None
+    except OutputBusy as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _load_config(path: Path | None):
     from talkset.curate.config import Config, ConfigError
 
@@ -46,7 +61,10 @@ def curate(
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML overriding defaults "
                                        "(see `talkset config`)."),
     workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Worker processes [default: cores]."),
-    executor: str = typer.Option("local", help="Where videos run: local (a process pool)."),
+    executor: str = typer.Option("local", help="Where videos run: local (a process pool) or ray "
+                                 "(needs `pip install 'talkset[ray]'`)."),
+    ray_address: str | None = typer.Option(None, help="With --executor ray: a running cluster (e.g. auto); "
+                                           "default: a local Ray instance with --workers CPUs."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -57,9 +75,21 @@ def curate(
     from talkset.curate.run import curate as run_curate
 
     _setup_logging(verbose)
-    if executor != "local":
-        raise typer.BadParameter(f"unknown executor {executor!r} (available: local)", param_hint="--executor")
-    summary = run_curate(inputs, out, config=_load_config(config), workers=workers, progress=progress)
+    runner = None
+    if executor == "ray":
+        from talkset.run.ray_executor import RayExecutor
+
+        try:
+            runner = RayExecutor(address=ray_address, num_cpus=workers)
+        except ImportError as e:
+            raise typer.BadParameter(str(e), param_hint="--executor") from None
+    elif executor != "local":
+        raise typer.BadParameter(f"unknown executor {executor!r} (choose local or ray)", param_hint="--executor")
+    elif ray_address:
+        raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
+    with _clear_errors():
+        summary = run_curate(inputs, out, config=_load_config(config), workers=workers, executor=runner,
+                             progress=progress)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}")
 
@@ -70,14 +100,11 @@ def filter_(
     config: Path = typer.Option(..., "--config", "-c", help="TOML with new [thresholds]."),
 ) -> None:
     """Re-judge an existing manifest with new thresholds, without decoding anything."""
-    from talkset.curate.run import merge
-    from talkset.run.store import OutputStore
+    from talkset.curate.run import filter_manifest
 
     _setup_logging(False)
-    store = OutputStore(out)
-    if not store.done.is_dir():
-        raise typer.BadParameter(f"{out}: not a talkset output folder (no .talkset/done)", param_hint="OUT")
-    summary = merge(store, _load_config(config))
+    with _clear_errors():
+        summary = filter_manifest(out, _load_config(config))
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}")
 
@@ -91,7 +118,8 @@ def cut(
     from talkset.curate.run import cut_missing
 
     _setup_logging(False)
-    written, problems = cut_missing(out, _load_config(config))
+    with _clear_errors():
+        written, problems = cut_missing(out, _load_config(config))
     typer.echo(f"{written} clips written" + (f", {len(problems)} failed" if problems else ""))
 
 
@@ -131,7 +159,8 @@ def demo(
         raw.parent.mkdir(parents=True, exist_ok=True)
         build_demo_video(raw)
     typer.echo(f"demo input: {raw}")
-    summary = run_curate([raw], out / "curated", workers=workers)
+    with _clear_errors():
+        summary = run_curate([raw], out / "curated", workers=workers)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
 

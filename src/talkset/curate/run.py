@@ -16,7 +16,7 @@ from talkset.curate.config import Config
 from talkset.curate.inputs import expand_inputs
 from talkset.curate.pipeline import Outcome, commit_failure, curate_one
 from talkset.curate.thresholds import apply, reason_key
-from talkset.dataset.manifest import CLIP, FAILED, KEPT, write_json, write_parquet
+from talkset.dataset.manifest import CLIP, FAILED, KEPT, ManifestWriter, parquet_schema
 from talkset.run.executor import ItemCrash, LocalExecutor
 from talkset.run.store import OutputStore, atomic_write_bytes
 
@@ -75,6 +75,12 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
     if not isinstance(config, Config):
         config = Config.load(config)
     store = OutputStore(out_dir)
+    with store.exclusive("curate"):
+        return _curate_locked(store, inputs, config, workers, executor, progress, started)
+
+
+def _curate_locked(store: OutputStore, inputs, config: Config, workers, executor, progress: bool,
+                   started: float) -> Summary:
     store.create()
     jobs, problems = expand_inputs(inputs)
     for p in problems:
@@ -102,52 +108,83 @@ def curate(inputs: list[str | Path], out_dir: str | Path, *, config: Config | st
     return summary
 
 
+def filter_manifest(out_dir: str | Path, config: Config | str | Path | None) -> Summary:
+    """Re-judges an output folder's records with ``config``'s thresholds and rewrites its manifests.
+
+    Decodes nothing: scores are stored, and judging is a pass over them.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` is not a talkset output folder.
+        OutputBusy: another talkset run holds the folder.
+    """
+    store = OutputStore(out_dir)
+    if not store.done.is_dir():
+        raise FileNotFoundError(f"{out_dir}: not a talkset output folder (no .talkset/done)")
+    with store.exclusive("filter"):
+        return merge(store, config if isinstance(config, Config) else Config.load(config))
+
+
+MERGE_BATCH = 2000  # records per Parquet row group; memory in merge holds about this many
+
+
 def merge(store: OutputStore, config: Config) -> Summary:
     """Merges every finished part into manifest.json and manifest.parquet, judged by ``config``'s thresholds.
 
-    Records are sorted by id, so the manifest does not depend on the order videos finished in.
+    Streams: parts are read twice (once for the Parquet schema, once to write) and memory holds one batch,
+    whatever the number of videos. Records are ordered by video id, then id, so the manifest does not
+    depend on the executor or on the order videos finished in.
     """
-    records: list[dict[str, Any]] = []
+    def batches(summary: Summary | None = None):
+        batch: list[dict[str, Any]] = []
+        for part in store.iter_parts():
+            if summary is not None:
+                summary.videos += 1
+                summary.hours_in += part.get("duration", 0.0) / 3600
+            batch += sorted((apply(r, config.thresholds) for r in part["records"]), key=lambda r: r["id"])
+            if len(batch) >= MERGE_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     summary = Summary(out_dir=str(store.root))
-    for part in store.iter_parts():
-        summary.videos += 1
-        summary.hours_in += part.get("duration", 0.0) / 3600
-        for rec in part["records"]:
-            rec = apply(rec, config.thresholds)
-            records.append(rec)
-            if rec["status"] == FAILED:
-                summary.failed_videos += 1
-                summary.failures += rec["reasons"]
-            elif rec["type"] == CLIP:
-                summary.candidates += 1
-                if rec["status"] == KEPT:
-                    summary.clips_kept += 1
-                    summary.hours_kept += rec["metadata"]["duration"] / 3600
-                    summary.kept_without_file += rec["video-path"] is None
-            for key in {reason_key(rec, r) for r in rec["reasons"]} if rec["status"] != KEPT else ():
-                summary.rejections[key] = summary.rejections.get(key, 0) + 1
-    records.sort(key=lambda r: r["id"])
-    _write_manifests(store, records)
+    schema = parquet_schema(batches())
+    tmp_json, tmp_parquet = store.tmp / "manifest.json.tmp", store.tmp / "manifest.parquet.tmp"
+    with ManifestWriter(tmp_json, tmp_parquet, schema) as writer:
+        for batch in batches(summary):
+            writer.write_batch(batch)
+            for rec in batch:
+                _count(summary, rec)
+    for tmp, name in ((tmp_json, "manifest.json"), (tmp_parquet, "manifest.parquet")):
+        _replace_manifest(store, tmp, name)
     return summary
 
 
-def _write_manifests(store: OutputStore, records: list[dict[str, Any]]) -> None:
-    """Replaces manifest.json/.parquet atomically; a manifest talkset did not write is kept as a backup."""
-    stamp_file = store.state / "manifest.sha1"
-    for name, writer in (("manifest.json", write_json), ("manifest.parquet", write_parquet)):
-        target = store.root / name
-        if target.exists():
-            known = stamp_file.with_suffix(f".{name}.sha1")
-            if not known.exists() or known.read_text() != _sha1(target):
-                backup = target.with_name(f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
-                os.replace(target, backup)
-                log.warning("%s was not written by talkset; kept as %s", target, backup.name)
-        tmp = store.tmp / f"{name}.tmp"
-        writer(records, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        atomic_write_bytes(stamp_file.with_suffix(f".{name}.sha1"), _sha1(target).encode())
+def _count(summary: Summary, rec: dict[str, Any]) -> None:
+    if rec["status"] == FAILED:
+        summary.failed_videos += 1
+        if len(summary.failures) < 1000:
+            summary.failures += rec["reasons"]
+    elif rec["type"] == CLIP:
+        summary.candidates += 1
+        if rec["status"] == KEPT:
+            summary.clips_kept += 1
+            summary.hours_kept += rec["metadata"]["duration"] / 3600
+            summary.kept_without_file += rec["video-path"] is None
+    for key in {reason_key(rec, r) for r in rec["reasons"]} if rec["status"] != KEPT else ():
+        summary.rejections[key] = summary.rejections.get(key, 0) + 1
+
+
+def _replace_manifest(store: OutputStore, tmp: Path, name: str) -> None:
+    """Moves a finished manifest into place; one talkset did not write is first kept as a backup."""
+    target, stamp = store.root / name, store.state / f"{name}.sha1"
+    if target.exists() and (not stamp.exists() or stamp.read_text() != _sha1(target)):
+        backup = target.with_name(f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+        os.replace(target, backup)
+        log.warning("%s was not written by talkset; kept as %s", target, backup.name)
+    digest = _sha1(tmp)
+    os.replace(tmp, target)
+    atomic_write_bytes(stamp, digest.encode())
 
 
 def _sha1(path: Path) -> str:
@@ -164,13 +201,18 @@ def cut_missing(out_dir: str | Path, config: Config) -> tuple[int, list[str]]:
     Returns:
         (clips written, one-line problems).
     """
+    store = OutputStore(out_dir)
+    with store.exclusive("cut"):
+        return _cut_missing_locked(store, config)
+
+
+def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[str]]:
     from talkset.audio.io import AudioError, load_audio
     from talkset.curate.pipeline import VideoJob, write_clip_files
     from talkset.media.cut import ClipWriteError
     from talkset.media.probe import ProbeError, probe
     from talkset.run.store import atomic_write_json
 
-    store = OutputStore(out_dir)
     written, problems = 0, []
     for part in store.iter_parts():
         missing = [r for r in part["records"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 KEPT, REJECTED, FAILED = "kept", "rejected", "failed"
@@ -79,14 +81,14 @@ def clip_id_for(video_id: str, index: int) -> str:
     return f"{video_id}-{index:04d}"
 
 
-def write_json(records: list[dict[str, Any]], path: Path) -> None:
-    """Writes records as one JSON list (TalkVid's layout), one record a line for readable diffs."""
+def write_json(records: Iterable[dict[str, Any]], path: Path) -> None:
+    """Writes records as one JSON list (TalkVid's layout), a record a line, streaming."""
     with open(path, "w", encoding="utf-8") as f:
-        f.write("[\n")
+        f.write("[")
         for i, rec in enumerate(records):
+            f.write(",\n" if i else "\n")
             f.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))
-            f.write(",\n" if i + 1 < len(records) else "\n")
-        f.write("]\n")
+        f.write("\n]\n")
 
 
 def read_json(path: Path) -> list[dict[str, Any]]:
@@ -94,18 +96,60 @@ def read_json(path: Path) -> list[dict[str, Any]]:
         return json.load(f)
 
 
-def write_parquet(records: list[dict[str, Any]], path: Path) -> None:
-    """Writes the same records as Parquet, nested dicts as struct columns."""
+def parquet_schema(batches: Iterable[list[dict[str, Any]]]):
+    """One Arrow schema that fits every record: the per-batch inferred schemas, unified permissively
+    (a field null in one batch and typed in another takes the type; int and float become float)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    # Parquet has no struct without fields: an empty dict (a failed source's scores) is written as null.
-    rows = [_empty_to_none(r) for r in records]
-    table = pa.Table.from_pylist(rows) if rows else pa.table({"id": pa.array([], pa.string())})
-    pq.write_table(table, path)
+    schemas = [pa.Table.from_pylist([_empty_to_none(r) for r in batch]).schema for batch in batches if batch]
+    if not schemas:
+        return pa.schema([("id", pa.string())])
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+class ManifestWriter:
+    """Writes manifest.json and manifest.parquet together, a batch of records at a time.
+
+    Memory holds one batch, not the manifest: the JSON is streamed, and each batch is one Parquet row group
+    with the fixed ``schema`` (from ``parquet_schema`` over the same records).
+    """
+
+    def __init__(self, json_path: Path, parquet_path: Path, schema):
+        import pyarrow.parquet as pq
+
+        self.schema = schema
+        self._json = open(json_path, "w", encoding="utf-8")
+        self._json.write("[")
+        self._parquet = pq.ParquetWriter(parquet_path, schema)
+        self._count = 0
+
+    def write_batch(self, batch: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        for rec in batch:
+            self._json.write(",\n" if self._count else "\n")
+            self._json.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))
+            self._count += 1
+        if batch:
+            rows = [_empty_to_none(r) for r in batch]
+            self._parquet.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def close(self) -> None:
+        self._json.write("\n]\n")
+        self._json.flush()
+        os.fsync(self._json.fileno())
+        self._json.close()
+        self._parquet.close()
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _empty_to_none(value: Any) -> Any:
+    """Parquet has no struct without fields: an empty dict (a failed source's scores) becomes null."""
     if isinstance(value, dict):
         return {k: _empty_to_none(v) for k, v in value.items()} or None
     if isinstance(value, list):

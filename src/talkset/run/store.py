@@ -13,11 +13,19 @@ replaced: the video that would overwrite it fails with that reason instead.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+
+class OutputBusy(Exception):
+    """Another talkset run holds the output folder."""
 
 
 def fsync_dir(path: Path) -> None:
@@ -59,6 +67,32 @@ class OutputStore:
         self.done = self.state / "done"
         self.journal = self.state / "journal"
         self.tmp = self.state / "tmp"
+
+    @contextlib.contextmanager
+    def exclusive(self, command: str):
+        """Holds the folder's lock for one run; a second run on the same folder gets OutputBusy.
+
+        The lock is an flock on ``.talkset/lock``: the kernel drops it when the holder dies, so a crashed or
+        killed run never leaves the folder locked.
+
+        Raises:
+            OutputBusy: another process holds it (its pid, host and command are in the message).
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "unknown process"
+                raise OutputBusy(f"{self.root}: in use by another talkset run ({holder}); "
+                                 "wait for it to finish or stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, `talkset {command}` since "
+                          f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
 
     def create(self) -> None:
         for d in (self.clips, self.parts, self.done, self.journal, self.tmp):

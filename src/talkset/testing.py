@@ -1,0 +1,43 @@
+"""Test factories: synthetic manifest parts shaped like real ones, for merge, filter and bench tests."""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from talkset.dataset.manifest import REJECTED, ClipRecord, Span, clip_id_for
+
+
+def synthetic_scores(rng: random.Random) -> dict[str, Any]:
+    """Scores with the keys and types curate writes, values drawn at random around passing levels."""
+    def avg_min(lo: float) -> dict[str, float]:
+        a = rng.uniform(lo, 100.0)
+        return {"avg": round(a, 2), "min": round(rng.uniform(lo - 20, a), 2)}
+
+    return {
+        "quality": {"score": round(rng.uniform(20, 95), 2), "face_sharpness": 50.0, "frame_sharpness": 50.0,
+                    "exposure": 90.0, "noise": 90.0, "blockiness": 90.0, "bits_per_pixel": 80.0},
+        "motion": {"track_survival": round(rng.uniform(30, 100), 2), "camera_motion": round(rng.uniform(0, 30), 3)},
+        "sync": {"offset_frames": rng.randint(-6, 6), "raw_offset_frames": rng.randint(-3, 9),
+                 "confidence": round(rng.uniform(0, 0.5), 4), "peak_correlation": 0.4, "offset_s": 0.0},
+        "head_detail": {"movement": avg_min(70), "orientation": avg_min(60), "completeness": avg_min(95),
+                        "resolution": avg_min(30), "rotation": avg_min(60), "face_consistency": 100.0,
+                        "samples": 5},
+    }
+
+
+def synthetic_part(video_index: int, n_clips: int, seed: int = 0) -> dict[str, Any]:
+    """One video's part file content with ``n_clips`` candidate records (status left to the thresholds)."""
+    rng = random.Random(seed * 1_000_003 + video_index)
+    video_id = f"synthetic_{video_index:06d}-{rng.getrandbits(32):08x}"
+    records = []
+    for i in range(n_clips):
+        start = 10.0 * i
+        rec = ClipRecord(id=clip_id_for(video_id, i), video_id=video_id,
+                         source=Span(f"/data/raw/{video_id}.mp4", start, start + 5.0),
+                         metadata={"duration": 5.0, "resolution": "1280x720", "fps": 25.0, "language": None,
+                                   "speaker_id": None, "age_group": None, "gender": None, "ethnicity": None,
+                                   "quality_score": 70.0, "video_codec": "h264", "audio_source": None},
+                         scores=synthetic_scores(rng), status=REJECTED)
+        records.append(rec.to_dict())
+    return {"video_id": video_id, "path": f"/data/raw/{video_id}.mp4", "duration": 10.0 * n_clips,
+            "records": records}
