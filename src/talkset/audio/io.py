@@ -88,10 +88,10 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise AudioError(f"{path.name}: cannot open ({_short(e)})") from e
+        raise AudioError(f"{path}: cannot open ({_short(e)})") from e
     with container:
         if not container.streams.audio:
-            raise AudioError(f"{path.name}: no audio stream")
+            raise AudioError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
         # layout=None keeps the source channels; averaging them ourselves is the plain mean silero
         # and most tools expect, while swresample's mono matrix is (L+R)/sqrt(2), +3 dB that can clip.
@@ -106,9 +106,11 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
                     chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(frame))
             chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(None))  # flush the filter tail
         except (av.FFmpegError, ValueError) as e:  # ValueError: the resampler rejects a mid-stream layout change
-            raise AudioError(f"{path.name}: cannot decode audio ({_short(e)})") from e
+            # Damage after some audio (a truncated file) keeps what was decoded, as video decoding does.
+            if not chunks:
+                raise AudioError(f"{path}: cannot decode audio ({_short(e)})") from e
     if start_s is None or not chunks:
-        raise AudioError(f"{path.name}: no audio samples decoded")
+        raise AudioError(f"{path}: no audio samples decoded")
     return Audio(samples=np.concatenate(chunks), sr=sr, start_s=start_s)
 
 

@@ -25,7 +25,8 @@ from talkset.curate.scores.quality import quality_score
 from talkset.curate.scores.sync import av_offset
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
 from talkset.curate.thresholds import judge
-from talkset.dataset.manifest import CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipRecord, Span, clip_id_for, video_id_for
+from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipRecord, Span, clip_id_for,
+                                      printable_path, video_id_for)
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
 from talkset.run.store import OutputStore
@@ -95,9 +96,10 @@ def _clean(obj: Any) -> Any:
 def source_record(job: VideoJob, status: str, reason: str, info: VideoInfo | None = None) -> dict[str, Any]:
     """A record for a source that gave no candidate clip (failed, or nothing to keep)."""
     meta = {"duration": info.duration_s, "resolution": "%dx%d" % info.display_size} if info else {}
+    subtitle = printable_path(job.subtitle_path) if job.subtitle_path else None
     rec = ClipRecord(id=job.video_id, video_id=job.video_id, type=SOURCE,
-                     source=Span(job.path, 0.0, info.duration_s if info else 0.0),
-                     subtitle_path=job.subtitle_path, metadata=meta, status=status, reasons=[reason])
+                     source=Span(printable_path(job.path), 0.0, info.duration_s if info else 0.0),
+                     subtitle_path=subtitle, metadata=meta, status=status, reasons=[reason])
     return rec.to_dict()
 
 
@@ -135,7 +137,9 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[Vi
     spans = candidates(shots, utterances, min_clip_s=seg["min_clip_s"], max_clip_s=seg["max_clip_s"],
                        boundary_trim_s=seg["boundary_trim_s"], video_start_s=float(times[0]), video_end_s=video_end)
     w, h = info.display_size
-    bpp = info.bit_rate / (info.width * info.height * float(info.avg_fps)) if info.bit_rate else float("nan")
+    # Containers without a bit rate (some muxers write 0) get it from the file size.
+    bit_rate = info.bit_rate or os.path.getsize(job.path) * 8 / info.duration_s
+    bpp = bit_rate / (info.width * info.height * float(info.avg_fps))
     records = []
     for index, (start, end) in enumerate(spans):
         qmask = (analysis.quality["t"] >= start) & (analysis.quality["t"] <= end)
@@ -150,12 +154,12 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[Vi
         rec = ClipRecord(
             id=clip_id_for(job.video_id, index), video_id=job.video_id, source=Span(job.path, start, end),
             subtitle_path=job.subtitle_path,
-            metadata={"duration": round(end - start, 4), "resolution": f"{w}x{h}", "fps": round(fps, 3),
+            metadata={"duration": round(end - start, 4), "resolution": f"{w}x{h}", "fps": float(f"{fps:.6g}"),
                       "language": None, "speaker_id": None, "age_group": None, "gender": None, "ethnicity": None,
                       "quality_score": quality["score"], "video_codec": info.video_codec,
                       "audio_source": job.audio_path or job.path},
-            scores=_clean(scores))
-        records.append(rec.to_dict())
+            scores=scores)
+        records.append(_clean(rec.to_dict()))
     seconds["score"] = time.perf_counter() - tic
     cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
     return info, records, audio, {"seconds": seconds, **cut_info}
@@ -164,6 +168,12 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[Vi
 def process_video(job: VideoJob, store: OutputStore, config: Config, backends: Backends) -> Outcome:
     """Curates one source and commits its records (and kept clips) to ``store``. Raises nothing for bad input."""
     outcome = Outcome(job.video_id, job.path)
+    for name in (job.path, job.audio_path, job.subtitle_path):
+        if name is not None and printable_path(name) != name:
+            # Such a name cannot be written into a UTF-8 manifest and read back as the same file.
+            reason = f"{printable_path(name)}: file name is not valid UTF-8; rename the file"
+            outcome.failed = commit_failure(store, job, reason, retry=False)
+            return outcome
     try:
         info, records, audio, extra = analyse_video(job, config, backends)
     except (ProbeError, AudioError, av.FFmpegError) as e:
@@ -202,7 +212,8 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
 def commit_failure(store: OutputStore, job: VideoJob, reason: str, *, retry: bool,
                    info: VideoInfo | None = None) -> str:
     """Commits a failed-source record; ``retry`` leaves the video to be tried again by the next run."""
-    store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "retry": retry,
+    reason = printable_path(reason)
+    store.commit(job.video_id, {"video_id": job.video_id, "path": printable_path(job.path), "retry": retry,
                                 "duration": info.duration_s if info else 0.0,
                                 "records": [source_record(job, FAILED, reason, info)]})
     return reason

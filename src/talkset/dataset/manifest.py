@@ -69,10 +69,16 @@ _KEY_OUT = {"video_id": "video-id", "video_path": "video-path", "audio_path": "a
 _KEY_IN = {v: k for k, v in _KEY_OUT.items()}
 
 
+def printable_path(path: str | Path) -> str:
+    """The path as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogates) become U+FFFD."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def video_id_for(path: str | Path) -> str:
-    """A deterministic id for a source: its readable stem plus a hash of its resolved path."""
-    path = Path(path)
-    raw = str(path.resolve()).encode("utf-8", "surrogateescape")
+    """A deterministic id for a source: the readable stem and a hash of its resolved path (a symlink and its
+    target get the same id)."""
+    path = Path(path).resolve()
+    raw = str(path).encode("utf-8", "surrogateescape")
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem.encode("ascii", "replace").decode())[:48].strip("._")
     return f"{stem or 'video'}-{hashlib.sha1(raw).hexdigest()[:8]}"
 

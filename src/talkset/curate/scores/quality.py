@@ -86,6 +86,8 @@ def quality_score(samples: dict[str, np.ndarray], mask: np.ndarray, bits_per_pix
     parts: dict[str, float] = {}
     for name, (_, low, high, log) in RAMPS.items():
         if name == "bits_per_pixel":
+            if not np.isfinite(bits_per_pixel) or bits_per_pixel <= 0:
+                continue
             raw = bits_per_pixel
         else:
             col = samples.get(name, np.array([]))[mask] if mask.any() else np.array([])
