@@ -103,7 +103,8 @@ def source_record(job: VideoJob, status: str, reason: str, info: VideoInfo | Non
     return rec.to_dict()
 
 
-def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[VideoInfo, list[dict], Any, dict]:
+def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=None
+                  ) -> tuple[VideoInfo, list[dict], Any, dict]:
     """Probe, audio, VAD and the single video pass; returns (info, clip records, audio, stage seconds).
 
     Raises:
@@ -126,7 +127,8 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends) -> tuple[Vi
     fps = float(info.fps)
     regions = [(a - 0.5, b + 0.5) for a, b in utterances if b - a >= seg["min_clip_s"]]
     analysis = analyze(job.path, rotation_deg=info.rotation_deg, fps=fps, regions=regions,
-                       detector=backends.detector, mesher=backends.mesher, segment_cfg=seg, analysis_cfg=ana)
+                       detector=backends.detector, mesher=backends.mesher, segment_cfg=seg, analysis_cfg=ana,
+                       progress=(lambda t: progress(t, info.duration_s)) if progress else None)
     seconds.update(analysis.stage_seconds)
     tic = time.perf_counter()
     times = analysis.frame_times
@@ -175,7 +177,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
             outcome.failed = commit_failure(store, job, reason, retry=False)
             return outcome
     try:
-        info, records, audio, extra = analyse_video(job, config, backends)
+        info, records, audio, extra = analyse_video(job, config, backends, _throttled(store, job.video_id))
     except (ProbeError, AudioError, av.FFmpegError) as e:
         reason = str(e) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({e})"
         outcome.failed = commit_failure(store, job, reason.splitlines()[0], retry=False)
@@ -207,6 +209,19 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     outcome.kept = sum(r["status"] == KEPT for r in records if r["type"] == CLIP)
     outcome.rejected = sum(r["status"] == REJECTED for r in records if r["type"] == CLIP)
     return outcome
+
+
+def _throttled(store: OutputStore, video_id: str, every_s: float = 2.0):
+    """A progress callback that notes the position in the video at most every ``every_s`` of wall time."""
+    last = [0.0]
+
+    def report(t: float, duration: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            store.report_progress(video_id, t, duration)
+
+    return report
 
 
 def commit_failure(store: OutputStore, job: VideoJob, reason: str, *, retry: bool,

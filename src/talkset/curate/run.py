@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,6 +90,45 @@ def _curate_locked(store: OutputStore, inputs, config: Config, workers, executor
         executor = LocalExecutor(min(workers or os.cpu_count() or 1, max(1, len(jobs))))
     stage_seconds: Counter[str] = Counter()
     bar = tqdm(total=len(jobs), unit="video", disable=not progress, desc="curate")
+    watcher = _ProgressWatcher(store, bar) if progress else None
+    try:
+        _run_jobs(store, jobs, config, executor, bar, watcher, stage_seconds)
+    finally:
+        if watcher:
+            watcher.stop()
+        bar.close()
+    summary = merge(store, config)
+    summary.failures = problems + summary.failures
+    summary.stage_seconds = dict(stage_seconds)
+    summary.wall_seconds = time.perf_counter() - started
+    return summary
+
+
+class _ProgressWatcher:
+    """Shows, beside the bar, how far the workers are into the videos in flight (long videos would
+    otherwise leave the bar still for minutes). Reads the notes workers leave in .talkset/progress."""
+
+    def __init__(self, store: OutputStore, bar, period_s: float = 1.0):
+        self.store, self.bar, self.period_s = store, bar, period_s
+        self.kept = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="talkset-progress", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            n, done, total = self.store.in_flight_progress()
+            note = f"kept {self.kept}"
+            if n:
+                note += f"; {n} in flight, {done / 60:.1f}/{total / 60:.1f} min decoded"
+            self.bar.set_postfix_str(note)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def _run_jobs(store: OutputStore, jobs, config: Config, executor, bar, watcher, stage_seconds) -> None:
     for job, outcome in executor.map_unordered(curate_one, [(j, str(store.root), config.data) for j in jobs]):
         job = job[0]
         if isinstance(outcome, ItemCrash):
@@ -98,14 +138,9 @@ def _curate_locked(store: OutputStore, inputs, config: Config, workers, executor
         if outcome.failed:
             log.warning("%s", outcome.failed)
         stage_seconds.update(outcome.stage_seconds)
-        bar.set_postfix_str(f"kept {outcome.kept}" + (" (done before)" if outcome.skipped else ""))
+        if watcher:
+            watcher.kept += outcome.kept
         bar.update(1)
-    bar.close()
-    summary = merge(store, config)
-    summary.failures = problems + summary.failures
-    summary.stage_seconds = dict(stage_seconds)
-    summary.wall_seconds = time.perf_counter() - started
-    return summary
 
 
 def filter_manifest(out_dir: str | Path, config: Config | str | Path | None) -> Summary:

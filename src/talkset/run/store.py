@@ -67,6 +67,7 @@ class OutputStore:
         self.done = self.state / "done"
         self.journal = self.state / "journal"
         self.tmp = self.state / "tmp"
+        self.progress = self.state / "progress"
 
     @contextlib.contextmanager
     def exclusive(self, command: str):
@@ -95,7 +96,7 @@ class OutputStore:
             os.close(fd)  # closing the descriptor releases the flock
 
     def create(self) -> None:
-        for d in (self.clips, self.parts, self.done, self.journal, self.tmp):
+        for d in (self.clips, self.parts, self.done, self.journal, self.tmp, self.progress):
             d.mkdir(parents=True, exist_ok=True)
 
     def is_done(self, video_id: str) -> bool:
@@ -142,11 +143,30 @@ class OutputStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
 
+    def report_progress(self, video_id: str, seconds_done: float, seconds_total: float) -> None:
+        """Notes how far a worker is into a video (read by the progress bar; not needed for correctness)."""
+        try:
+            (self.progress / video_id).write_text(f"{seconds_done:.1f} {seconds_total:.1f}")
+        except OSError:
+            pass
+
+    def in_flight_progress(self) -> tuple[int, float, float]:
+        """(videos being analysed, seconds decoded, seconds in those videos) from the workers' notes."""
+        n, done, total = 0, 0.0, 0.0
+        for f in self.progress.glob("*") if self.progress.is_dir() else ():
+            try:
+                a, b = map(float, f.read_text().split())
+            except (OSError, ValueError):
+                continue
+            n, done, total = n + 1, done + a, total + b
+        return n, done, total
+
     def commit(self, video_id: str, part: dict[str, Any]) -> None:
         """Writes the video's part, then its completion marker: the video is finished only after both."""
         atomic_write_json(self.parts / f"{video_id}.json", part)
         marker = self.done / video_id
         atomic_write_bytes(marker, b"")
+        (self.progress / video_id).unlink(missing_ok=True)
         tmpdir = self.tmp / video_id
         if tmpdir.is_dir():
             for leftover in tmpdir.iterdir():
