@@ -264,3 +264,12 @@ def test_empty_span_raises(media, tmp_path, start, end):
 def test_rotation_must_be_a_quarter_turn(media, tmp_path):
     with pytest.raises(ValueError, match="multiple of 90"):
         write_clip(media / VOX, 0.0, 1.0, tmp_path / "clip.mp4", rotation_deg=45)
+
+
+def test_encoder_settings_reach_x264(media, tmp_path):
+    fast, default = tmp_path / "fast.mp4", tmp_path / "default.mp4"
+    write_clip(media / VOX, 1.0, 3.0, fast, preset="ultrafast", crf=30)
+    write_clip(media / VOX, 1.0, 3.0, default)
+    with av.open(str(fast)) as a, av.open(str(default)) as b:
+        assert a.streams.video[0].frames == b.streams.video[0].frames == 50
+    assert fast.stat().st_size != default.stat().st_size

@@ -20,7 +20,7 @@ def default_config_text() -> str:
 @dataclass(frozen=True)
 class Config:
     """Nested dict view of the TOML, with the defaults filled in; sections are ``segment``, ``analysis``,
-    ``thresholds``."""
+    ``output``, ``thresholds``."""
 
     data: dict[str, Any] = field(default_factory=lambda: tomllib.loads(default_config_text()))
 
@@ -31,6 +31,10 @@ class Config:
     @property
     def analysis(self) -> dict[str, Any]:
         return self.data["analysis"]
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return self.data["output"]
 
     @property
     def thresholds(self) -> dict[str, dict[str, float]]:

@@ -197,7 +197,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
             return outcome
         for rec in kept:
             try:
-                write_clip_files(job, info, rec, audio, store)
+                write_clip_files(job, info, rec, audio, store, config.output)
             except ClipWriteError as e:
                 rec["status"], rec["reasons"] = REJECTED, [f"write: {e}"]
     outcome.stage_seconds["write"] = time.perf_counter() - tic
@@ -241,13 +241,16 @@ def _why_no_candidate(extra: dict, config: Config) -> str:
             f"({len(extra['speech'])} speech segments, {len(extra['cuts'])} cuts)")
 
 
-def write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore) -> None:
+def write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore,
+                     output: dict[str, Any]) -> None:
+    """Writes a kept record's clip (mp4) and its 16 kHz audio (wav), and points the record at them."""
     import soundfile as sf
 
     start, end = rec["source"]["start"], rec["source"]["end"]
     tmp_mp4 = store.temp_path(job.video_id, f"{rec['id']}.mp4")
     write_clip(Path(job.path), start, end, tmp_mp4,
-               audio_path=Path(job.audio_path) if job.audio_path else None, rotation_deg=info.rotation_deg)
+               audio_path=Path(job.audio_path) if job.audio_path else None, rotation_deg=info.rotation_deg,
+               preset=output["video_preset"], crf=output["video_crf"])
     tmp_wav = store.temp_path(job.video_id, f"{rec['id']}.wav")
     sf.write(tmp_wav, audio.slice(start, end), audio.sr, subtype="PCM_16", format="WAV")
     store.place(tmp_mp4, f"clips/{rec['id']}.mp4")

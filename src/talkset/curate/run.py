@@ -260,7 +260,7 @@ def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[s
             if store.claim(job.video_id, [f"clips/{r['id']}{ext}" for r in missing for ext in (".mp4", ".wav")]):
                 raise ClipWriteError(f"{job.path}: a clip file name is taken by a file talkset did not make")
             for rec in missing:
-                write_clip_files(job, info, rec, audio, store)
+                write_clip_files(job, info, rec, audio, store, config.output)
                 written += 1
         except (ProbeError, AudioError, ClipWriteError) as e:
             problems.append(str(e))

@@ -12,7 +12,6 @@ import numpy as np
 
 __all__ = ["ClipWriteError", "write_clip"]
 
-_VIDEO_OPTIONS = {"preset": "veryfast", "crf": "20"}
 _AUDIO_BIT_RATE = 128_000
 _AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many
 # Decode from this far before start_s: the demuxer seeks by decode timestamps, so with
@@ -36,6 +35,8 @@ def write_clip(
     *,
     audio_path: Path | None = None,
     rotation_deg: int = 0,
+    preset: str = "veryfast",
+    crf: int = 20,
 ) -> None:
     """Cut ``[start_s, end_s)`` from a video and write it as an H.264/AAC MP4.
 
@@ -72,6 +73,9 @@ def write_clip(
             counter-clockwise by this angle, as ``ffmpeg`` autorotation does,
             so a source flagged 90 comes out upright with width and height
             swapped and the source's left edge at the bottom.
+        preset: libx264 speed preset (``ultrafast`` … ``veryslow``): faster
+            presets encode sooner into larger files.
+        crf: libx264 constant rate factor (lower is better quality).
 
     Raises:
         ClipWriteError: The source or audio file cannot be read, has no video
@@ -113,7 +117,7 @@ def write_clip(
         if first is None:
             raise ClipWriteError(f"{video_path}: no video frame in [{start_s}, {end_s}) s")
 
-        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s)
+        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf)})
     finally:
         for container in containers:
             container.close()
@@ -139,6 +143,7 @@ def _write(
     audio_src: Path,
     start_s: float,
     end_s: float,
+    x264_options: dict[str, str],
 ) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Write under a temporary name so a crash never leaves a truncated clip that
@@ -151,7 +156,7 @@ def _write(
             venc.width, venc.height = first.width, first.height
             venc.pix_fmt = "yuv420p"
             venc.codec_context.time_base = first.time_base  # source ticks: VFR timing survives
-            venc.codec_context.options = dict(_VIDEO_OPTIONS)
+            venc.codec_context.options = dict(x264_options)
 
             chunks: Iterator[av.AudioFrame] = iter(())
             aenc = None
