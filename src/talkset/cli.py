@@ -165,6 +165,45 @@ def demo(
     typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
 
 
+bench_app = typer.Typer(help="Build a stratified benchmark from a manifest; report subgroup gaps.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("build")
+def bench_build(
+    manifest: Path = typer.Argument(..., help="manifest.json of `talkset curate` (or any TalkVid-style list)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write bench.json."),
+    dims: str = typer.Option("language,age_group,gender,ethnicity", help="Metadata fields to balance."),
+    per_group: int | None = typer.Option(None, min=1, help="Clips per group [default: TalkVid-Bench's pool "
+                                         "sizes split evenly: age 105, gender 100, ethnicity 100, language 195]."),
+    seed: int = typer.Option(0, help="The draw is deterministic for a seed."),
+    joint: bool = typer.Option(False, help="One pool balanced on every dimension at once."),
+    force: bool = typer.Option(False, help="Replace an existing --out file."),
+) -> None:
+    """Draw a TalkVid-Bench style split: pools of kept clips per dimension, balanced across groups."""
+    from talkset.bench.split import build
+    from talkset.dataset.manifest import read_json
+    from talkset.run.store import atomic_write_json
+
+    if out.exists() and not force:
+        raise typer.BadParameter(f"{out} exists; pass --force to replace it", param_hint="--out")
+    try:
+        records = read_json(manifest)
+    except (OSError, ValueError) as e:
+        raise typer.BadParameter(f"{manifest}: cannot read manifest ({e})", param_hint="MANIFEST") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "id" in r for r in records):
+        raise typer.BadParameter(f"{manifest}: not a manifest (a JSON list of records with ids)",
+                                 param_hint="MANIFEST")
+    bench = build(records, [d.strip() for d in dims.split(",") if d.strip()], per_group, seed, joint)
+    atomic_write_json(out, bench.to_dict())
+    for dim, pool in bench.pools.items():
+        typer.echo(f"{dim:<12} {sum(map(len, pool.values())):>5} clips in {len(pool)} groups")
+    for s in bench.shortfalls:
+        typer.echo(f"talkset: warning: {s.dim}={s.group}: {s.available} clips, {s.wanted} asked", err=True)
+    typer.echo(f"benchmark: {out}")
+
+
 def main() -> None:
     """Console entry point: the CLI plus a quiet stderr (mediapipe's native notices dropped, here and in
     worker processes, which inherit the environment variable)."""

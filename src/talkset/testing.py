@@ -25,6 +25,21 @@ def synthetic_scores(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def synthetic_manifest(n_clips: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Kept clip records with demographic metadata drawn unevenly, for benchmark tests."""
+    rng = random.Random(seed)
+    languages = ["en"] * 6 + ["zh"] * 3 + ["es", "de", "ja", "ar"]
+    out = []
+    for i in range(n_clips):
+        rec = synthetic_part(i, 1, seed)["records"][0]
+        rec["status"] = "kept"
+        rec["metadata"].update(language=rng.choice(languages), gender=rng.choice(["female", "male"]),
+                               age_group=rng.choice(["0-19", "19-30", "31-45", "46-60", "60+"]),
+                               ethnicity=rng.choice(["Asian", "Black", "White"]))
+        out.append(rec)
+    return out
+
+
 def synthetic_part(video_index: int, n_clips: int, seed: int = 0) -> dict[str, Any]:
     """One video's part file content with ``n_clips`` candidate records (status left to the thresholds)."""
     rng = random.Random(seed * 1_000_003 + video_index)
