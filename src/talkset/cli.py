@@ -195,13 +195,56 @@ def bench_build(
     if not isinstance(records, list) or not all(isinstance(r, dict) and "id" in r for r in records):
         raise typer.BadParameter(f"{manifest}: not a manifest (a JSON list of records with ids)",
                                  param_hint="MANIFEST")
-    bench = build(records, [d.strip() for d in dims.split(",") if d.strip()], per_group, seed, joint)
+    bench = build(records, [d.strip() for d in dims.split(",") if d.strip()], per_group, seed, joint,
+                  root=str(manifest.resolve().parent))
     atomic_write_json(out, bench.to_dict())
     for dim, pool in bench.pools.items():
         typer.echo(f"{dim:<12} {sum(map(len, pool.values())):>5} clips in {len(pool)} groups")
     for s in bench.shortfalls:
         typer.echo(f"talkset: warning: {s.dim}={s.group}: {s.available} clips, {s.wanted} asked", err=True)
     typer.echo(f"benchmark: {out}")
+
+
+@bench_app.command("eval")
+def bench_eval(
+    bench_file: Path = typer.Argument(..., help="bench.json from `talkset bench build`."),
+    pred: Path = typer.Option(..., "--pred", help="Folder of generated videos named <clip id>.mp4."),
+    out: Path = typer.Option(Path("bench-report"), "--out", "-o", help="Folder for report.json, clips.csv, "
+                             "report.html."),
+    ref_root: Path | None = typer.Option(None, help="Folder the clips' paths are relative to "
+                                         "[default: the manifest's folder, stored in bench.json]."),
+    syncnet_weights: Path | None = typer.Option(None, help="syncnet_v2.model (joonson/syncnet_python) for "
+                                                "LSE-D / LSE-C."),
+    inception: Path | None = typer.Option(None, help="TorchScript Inception feature network for FID."),
+    i3d: Path | None = typer.Option(None, help="TorchScript I3D feature network for FVD."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+) -> None:
+    """Score generated videos against the benchmark: sync, LMD, SSIM/PSNR/L1, sharpness, jitter, identity;
+    per-group means with bootstrap intervals and the gap between groups."""
+    from talkset.bench.evaluate import evaluate
+    from talkset.bench.report import write_report
+    from talkset.bench.split import Benchmark
+
+    _setup_logging(False)
+    try:
+        bench = Benchmark.from_dict(json.loads(bench_file.read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise typer.BadParameter(f"{bench_file}: cannot read benchmark ({e})", param_hint="BENCH_FILE") from None
+    if not pred.is_dir():
+        raise typer.BadParameter(f"{pred}: not a folder", param_hint="--pred")
+    for weights in (syncnet_weights, inception, i3d):
+        if weights is not None and not weights.is_file():
+            raise typer.BadParameter(f"{weights}: no such file")
+    result = evaluate(bench, pred, ref_root=ref_root, syncnet=syncnet_weights, inception=inception, i3d=i3d,
+                      seed=seed)
+    paths = write_report(result, out)
+    for d in result.dimensions:
+        if d["metric"] in ("sync_confidence", "lmd_norm", "ssim"):
+            typer.echo(f"{d['dim']:<10} {d['metric']:<16} worst {d['worst_group']!s:<8} gap {d['gap']:.3g} "
+                       f"[{d['gap_ci_low']:.3g}, {d['gap_ci_high']:.3g}]")
+    if result.missing:
+        typer.echo(f"talkset: warning: {len(result.missing)} clips have no generated video in {pred}", err=True)
+    typer.echo(f"report: {paths['html']}")
 
 
 def main() -> None:

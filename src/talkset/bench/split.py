@@ -39,6 +39,7 @@ class Benchmark:
     pools: dict[str, dict[str, list[str]]]
     shortfalls: list[Shortfall] = field(default_factory=list)
     clips: dict[str, dict[str, Any]] = field(default_factory=dict)
+    root: str | None = None  # folder the clips' video-path/audio-path are relative to (the manifest's)
     type: str = "benchmark"
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,7 +73,8 @@ def _rng(seed: int, *parts: str) -> random.Random:
 
 
 def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] = DEFAULT_DIMS,
-          per_group: int | None = None, seed: int = 0, joint: bool = False) -> Benchmark:
+          per_group: int | None = None, seed: int = 0, joint: bool = False, root: str | None = None
+          ) -> Benchmark:
     """Draws the benchmark from manifest records.
 
     Args:
@@ -81,6 +83,7 @@ def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] =
         per_group: clips per group; None splits TalkVid-Bench's pool size for the dimension evenly.
         seed: the draw is a pure function of the records and the seed.
         joint: one shared pool balanced on every dimension at once (greedy), instead of a pool each.
+        root: the folder the records' paths are relative to (stored for ``evaluate``).
     """
     kept = sorted((r for r in records if r.get("type", "clip") == "clip" and r.get("status") == "kept"),
                   key=lambda r: r["id"])
@@ -100,7 +103,7 @@ def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] =
     clips = {r["id"]: {k: r.get(k) for k in ("video-id", "video-path", "audio-path", "source", "metadata")}
              for r in kept if r["id"] in chosen}
     return Benchmark(seed=seed, dims=list(dims), mode="joint" if joint else "pools", pools=pools,
-                     shortfalls=shortfalls, clips=clips)
+                     shortfalls=shortfalls, clips=clips, root=root)
 
 
 def _joint(kept: list[dict], dims, quotas: dict[str, dict[str, int]], seed: int) -> dict[str, dict[str, list[str]]]:

@@ -1,0 +1,181 @@
+"""Score generated videos against a benchmark split and report the gaps between subgroups.
+
+Each benchmark clip is matched by id to ``PRED_DIR/<id>.<ext>``; per clip the metrics below are computed
+against the reference clip (the curated one) and its audio; then, for every dimension of the split, each
+metric is summarised per group with a seeded bootstrap interval, and the gap between groups with its own.
+Metrics that need weights we cannot ship (SyncNet, Inception, I3D) run only when the user gives the file,
+and are reported as skipped otherwise — never faked.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from talkset.audio.io import AudioError, load_audio
+from talkset.bench.split import Benchmark
+from talkset.bench.stats import subgroup_stats
+from talkset.media.probe import ProbeError, probe
+
+log = logging.getLogger("talkset.bench")
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+# metric name → higher is better (decides the "worst group").
+METRICS = {"sync_confidence": True, "sync_abs_offset_vs_reference": False, "lse_d": False, "lse_c": True,
+           "ssim": True, "psnr": True, "l1": False, "lmd_norm": False, "sharpness": True, "jitter": False,
+           "identity_similarity": True}
+
+
+@dataclass
+class EvalResult:
+    """Per-clip rows, per-dimension statistics and dataset-level scores."""
+
+    clips: list[dict[str, Any]]
+    dimensions: list[dict[str, Any]]
+    dataset: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "bench_eval", "seed": self.seed, "clips": self.clips, "dimensions": self.dimensions,
+                "dataset": self.dataset, "missing": self.missing}
+
+
+def find_prediction(pred_dir: Path, clip_id: str) -> Path | None:
+    for ext in VIDEO_EXTENSIONS:
+        p = pred_dir / f"{clip_id}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _first_frame_rgb(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            return frame.to_ndarray(format="rgb24")
+    raise ProbeError(f"{path}: no video frame")
+
+
+class _Scorers:
+    """Models loaded once for the whole evaluation."""
+
+    def __init__(self, syncnet_path: Path | None):
+        from talkset.vision.face import FaceDetector, FaceMesher
+
+        self.detector, self.mesher = FaceDetector(), FaceMesher()
+        self.syncnet = None
+        if syncnet_path is not None:
+            from talkset.bench.syncnet import load_syncnet
+
+            self.syncnet = load_syncnet(syncnet_path)
+
+
+def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dict[str, Any]:
+    """Every per-clip metric of one generated video against its reference; a failing metric is noted."""
+    from talkset.bench import metrics
+    from talkset.bench.sync import weightfree_sync
+
+    row: dict[str, Any] = {"notes": []}
+    pred_info = probe(pred)
+    driving = load_audio(pred if pred_info.has_audio else ref_audio)
+    sync = weightfree_sync(pred, driving, scorers.detector, scorers.mesher)
+    ref_sync = weightfree_sync(ref, load_audio(ref_audio), scorers.detector, scorers.mesher)
+    row["sync_offset_frames"] = sync["offset_frames"]
+    row["sync_confidence"] = sync["confidence"]
+    if sync["offset_frames"] is not None and ref_sync["offset_frames"] is not None:
+        # The reference's own offset is the zero: a generated clip as in sync as the real one scores 0.
+        row["sync_offset_vs_reference"] = sync["offset_frames"] - ref_sync["offset_frames"]
+        row["sync_abs_offset_vs_reference"] = abs(row["sync_offset_vs_reference"])
+    if scorers.syncnet is not None:
+        from talkset.bench.syncnet import lse
+
+        row.update({k: v for k, v in lse(pred, driving.samples, scorers.syncnet).items()
+                    if k in ("lse_d", "lse_c")})
+    fid = metrics.fidelity(pred, ref)
+    row.update(ssim=fid["ssim"], psnr=fid["psnr"], psnr_capped=fid.get("psnr_capped", False), l1=fid["l1"],
+               frames_compared=fid["frames_compared"])
+    lmd = metrics.lmd(pred, ref)
+    row.update(lmd_px=lmd["lmd_px"], lmd_norm=lmd["lmd_norm"])
+    row["sharpness"] = metrics.sharpness(pred)
+    row["jitter"] = metrics.jitter(pred)
+    from talkset.bench.identity import identity_similarity
+
+    try:
+        ident = identity_similarity(_first_frame_rgb(ref), pred)
+        row["identity_similarity"] = ident.get("mean_cosine_similarity")
+        row["identity_distance"] = ident.get("mean_distance")
+    except ValueError as e:  # no face in the reference's first frame: this metric only is missing
+        row["notes"].append(f"identity: {e}")
+    return row
+
+
+def evaluate(bench: Benchmark, pred_dir: str | Path, *, ref_root: str | Path | None = None,
+             syncnet: str | Path | None = None, inception: str | Path | None = None,
+             i3d: str | Path | None = None, seed: int = 0, n_boot: int = 2000, progress: bool = True) -> EvalResult:
+    """Scores every benchmark clip that has a generated video in ``pred_dir``.
+
+    Args:
+        bench: the split (``talkset bench build``).
+        pred_dir: folder of generated videos named ``<clip id>.mp4`` (or .mov/.mkv/.webm/.avi).
+        ref_root: folder the clips' paths are relative to (default: the one stored in the split).
+        syncnet: SyncNet weights (syncnet_python's ``syncnet_v2.model``) for LSE-D/LSE-C.
+        inception: TorchScript Inception feature network for FID.
+        i3d: TorchScript I3D feature network for FVD.
+        seed: bootstrap seed.
+        n_boot: bootstrap resamples.
+        progress: show a progress bar.
+    """
+    from tqdm import tqdm
+
+    pred_dir = Path(pred_dir)
+    root = Path(ref_root or bench.root or ".")
+    scorers = _Scorers(Path(syncnet) if syncnet else None)
+    rows, missing, pairs = [], [], []
+    for clip_id in tqdm(sorted(bench.clips), desc="bench eval", unit="clip", disable=not progress):
+        clip = bench.clips[clip_id]
+        pred = find_prediction(pred_dir, clip_id)
+        if pred is None:
+            missing.append(clip_id)
+            continue
+        ref = root / clip["video-path"]
+        ref_audio = root / (clip.get("audio-path") or clip["video-path"])
+        row = {"id": clip_id, "pred": str(pred), **{d: (clip.get("metadata") or {}).get(d) for d in bench.dims}}
+        try:
+            row.update(score_clip(pred, ref, ref_audio, scorers))
+            pairs.append((pred, ref))
+        except (ProbeError, AudioError, OSError) as e:
+            row["error"] = str(e).splitlines()[0]
+            log.warning("%s", row["error"])
+        rows.append(row)
+    dimensions = []
+    for dim in bench.dims:
+        for metric, higher in METRICS.items():
+            values: dict[str, list[float]] = {}
+            for group, ids in bench.pools.get(dim, {}).items():
+                wanted = set(ids)
+                values[group] = [r[metric] for r in rows if r["id"] in wanted and r.get(metric) is not None]
+            if any(values.values()):
+                dimensions.append(subgroup_stats(values, dim=dim, metric=metric, higher_is_better=higher,
+                                                 n_boot=n_boot, seed=seed).to_dict())
+    dataset = {"fid": _distribution_metric("fid", inception, pairs), "fvd": _distribution_metric("fvd", i3d, pairs)}
+    return EvalResult(clips=rows, dimensions=dimensions, dataset=dataset, missing=missing, seed=seed)
+
+
+def _distribution_metric(name: str, network_path, pairs) -> dict[str, Any]:
+    """FID/FVD over all clips with the user's feature network, or a note saying why it was skipped."""
+    from talkset.bench import fid
+
+    if network_path is None:
+        flag = "--inception" if name == "fid" else "--i3d"
+        return fid.skipped(f"no feature network given ({flag} FILE)")
+    if not pairs:
+        return fid.skipped("no generated clip to compare")
+    network = fid.load_feature_network(network_path)
+    preds, refs = [p for p, _ in pairs], [r for _, r in pairs]
+    value = fid.fid(preds, refs, network) if name == "fid" else fid.fvd(preds, refs, network)
+    return {"value": value, "skipped": False}
