@@ -221,7 +221,7 @@ def bench_eval(
 ) -> None:
     """Score generated videos against the benchmark: sync, LMD, SSIM/PSNR/L1, sharpness, jitter, identity;
     per-group means with bootstrap intervals and the gap between groups."""
-    from talkset.bench.evaluate import evaluate
+    from talkset.bench.scoring import evaluate
     from talkset.bench.report import write_report
     from talkset.bench.split import Benchmark
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from talkset.audio.io import load_audio
-from talkset.bench.evaluate import EvalResult, evaluate
+from talkset.bench.scoring import EvalResult, evaluate
 from talkset.bench.report import render_html, write_report
 from talkset.bench.split import build
 from talkset.bench.sync import weightfree_sync

@@ -9,7 +9,7 @@ import html
 import json
 from pathlib import Path
 
-from talkset.bench.evaluate import EvalResult
+from talkset.bench.scoring import EvalResult
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330;background:#fafbfc}
