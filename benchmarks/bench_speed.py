@@ -1,0 +1,146 @@
+"""Speed of `talkset bench eval` (issue 5): frames per second of each metric on 512² clips on one core, and the
+time to evaluate N clips of 5 s (default 100).
+
+The 512² clips are made from shared/media/generated (the real clip and the Wav2Lip fake of the same man),
+cut to 5 s and scaled to 512×512, into --work (never the repository). The process pins itself to one core
+(and OpenCV / torch to one thread) for the per-metric numbers; the N-clip run uses the same single core.
+
+    python benchmarks/bench_speed.py [--clips 100] [--work /tmp/talkset_bench_speed]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import av
+
+
+
+def make_512(src: Path, dest: Path, seconds: float = 5.0) -> Path:
+    """The first ``seconds`` of ``src`` scaled to 512×512 at 25 fps, with its audio (H.264 + AAC)."""
+    if dest.exists():
+        return dest
+    with av.open(str(src)) as inp, av.open(str(dest), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width = vs.height = 512
+        vs.pix_fmt = "yuv420p"
+        as_ = out.add_stream("aac", rate=16000)
+        as_.layout = "mono"
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        n = 0
+        for frame in inp.decode(video=0):
+            if frame.time >= seconds:
+                break
+            img = frame.to_ndarray(width=512, height=512, format="rgb24")
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = n
+            n += 1
+            for p in vs.encode(vf):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+        inp.seek(0)
+        for frame in inp.decode(audio=0):
+            if frame.time is not None and frame.time >= seconds:
+                break
+            for rf in resampler.resample(frame):
+                rf.pts = None
+                for p in as_.encode(rf):
+                    out.mux(p)
+        for p in as_.encode():
+            out.mux(p)
+    return dest
+
+
+def frames_of(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    tic = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - tic, out
+
+
+def per_metric(real: Path, fake: Path) -> dict[str, float]:
+    """Frames per second of each metric on the fake against the real clip, one core."""
+    from talkset.audio.io import load_audio
+    from talkset.bench import metrics
+    from talkset.bench.identity import identity_similarity
+    from talkset.bench.scoring import _first_frame_rgb
+    from talkset.bench.sync import weightfree_sync
+    from talkset.vision.face import FaceDetector, FaceMesher
+
+    n = frames_of(fake)
+    detector, mesher = FaceDetector(), FaceMesher()
+    weightfree_sync(fake, load_audio(fake), detector, mesher)  # warm the models up
+    audio = load_audio(fake)
+    ref_rgb = _first_frame_rgb(real)
+    runs = {
+        "sync (weight-free)": lambda: weightfree_sync(fake, audio, detector, mesher),
+        "SSIM + PSNR + L1": lambda: metrics.fidelity(fake, real),
+        "LMD (both clips meshed)": lambda: metrics.lmd(fake, real),
+        "sharpness": lambda: metrics.sharpness(fake),
+        "jitter": lambda: metrics.jitter(fake),
+        "identity (every 5th frame)": lambda: identity_similarity(ref_rgb, fake),
+    }
+    return {name: n / timed(fn)[0] for name, fn in runs.items()}
+
+
+def total_time(real: Path, fake: Path, clips: int, work: Path) -> float:
+    """Seconds to evaluate ``clips`` benchmark clips (each the fake against the real), one core."""
+    from talkset.bench import build, evaluate
+
+    root = work / "root"
+    pred = work / "pred"
+    for d in (root, pred):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    shutil.copy(real, root / "real.mp4")
+    records = []
+    for i in range(clips):
+        cid = f"clip-{i:04d}"
+        records.append({"id": cid, "type": "clip", "status": "kept", "video-id": cid, "video-path": "real.mp4",
+                        "audio-path": None, "source": {"path": "real.mp4", "start": 0.0, "end": 5.0},
+                        "metadata": {"language": ["en", "zh", "es"][i % 3]}})
+        os.symlink(fake, pred / f"{cid}.mp4")
+    bench = build(records, dims=["language"], per_group=clips, root=str(root))
+    seconds, _ = timed(evaluate, bench, pred, progress=True, n_boot=2000)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/talkset_bench_speed"))
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    args.work.mkdir(parents=True, exist_ok=True)
+    real = make_512(args.media / "generated/real_man_suit_700_vfr.mp4", args.work / "real_512.mp4")
+    fake = make_512(args.media / "generated/fake_wav2lip_from_real_man_suit.mp4", args.work / "fake_512.mp4")
+    fps = per_metric(real, fake)
+    print(f"per-metric speed on 512x512, 25 fps, 5 s clips, one core ({frames_of(fake)} frames):")
+    for name, v in fps.items():
+        print(f"  {name:<28} {v:8.1f} frames/s")
+    seconds = total_time(real, fake, args.clips, args.work)
+    print(f"bench eval of {args.clips} clips of 5 s on one core: {seconds:.0f} s "
+          f"({seconds / args.clips:.1f} s per clip)")
+    result = {"fps": fps, "clips": args.clips, "total_seconds": seconds}
+    (args.work / "bench_speed.json").write_text(json.dumps(result, indent=1))
+    print(f"numbers written to {args.work / 'bench_speed.json'}")
+
+
+
+if __name__ == "__main__":
+    main()
