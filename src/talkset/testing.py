@@ -56,3 +56,39 @@ def synthetic_part(video_index: int, n_clips: int, seed: int = 0) -> dict[str, A
         records.append(rec.to_dict())
     return {"video_id": video_id, "path": f"/data/raw/{video_id}.mp4", "duration": 10.0 * n_clips,
             "records": records}
+
+
+def tiny_feature_networks(folder) -> tuple:
+    """Saves two tiny random TorchScript networks with the call conventions of the published feature files
+    (StyleGAN2-ADA's Inception: ``forward(x, return_features)``; StyleGAN-V's I3D: ``forward(x, rescale,
+    resize, return_features)``) and returns their paths (inception, i3d): stand-ins for FID/FVD tests."""
+    from pathlib import Path
+
+    import torch
+    from torch import nn
+
+    class TinyImageNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, kernel_size=5, stride=4)
+            self.head = nn.Linear(6, 2)
+
+        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+            f = torch.relu(self.conv(x)).mean(dim=(2, 3))
+            return f if return_features else self.head(f)
+
+    class TinyVideoNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(3, 5, kernel_size=(3, 7, 7), stride=(2, 8, 8))
+
+        def forward(self, x: torch.Tensor, rescale: bool = True, resize: bool = True,
+                    return_features: bool = False) -> torch.Tensor:
+            return torch.relu(self.conv(x)).mean(dim=(2, 3, 4))
+
+    folder = Path(folder)
+    torch.manual_seed(0)
+    paths = folder / "inception.pt", folder / "i3d.pt"
+    for module, path in zip((TinyImageNet(), TinyVideoNet()), paths):
+        torch.jit.script(module).save(str(path))
+    return paths

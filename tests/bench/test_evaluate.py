@@ -99,3 +99,28 @@ def test_cli_eval_end_to_end(media, tmp_path):
 def test_render_handles_an_empty_result():
     page = render_html(EvalResult(clips=[], dimensions=[], dataset={}, missing=["x"]))
     assert "0 clips scored" in page
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
+def test_weight_backed_metrics_run_when_the_user_gives_the_files(media, tmp_path):
+    """LSE with a SyncNet file and FID/FVD with feature networks: random stand-ins, the real loading code."""
+    import torch
+
+    from talkset.bench.syncnet import SyncNet
+    from talkset.testing import tiny_feature_networks
+
+    torch.manual_seed(0)
+    weights = tmp_path / "syncnet_v2.model"
+    torch.save(SyncNet().state_dict(), weights)
+    inception, i3d = tiny_feature_networks(tmp_path)
+    records = [{"id": "real-0000", "type": "clip", "status": "kept", "video-id": "real", "video-path": REAL,
+                "audio-path": None, "source": {"path": REAL, "start": 0, "end": 6}, "metadata": {"language": "en"}}]
+    bench = build(records, dims=["language"], per_group=1, root=str(media))
+    (tmp_path / "pred").mkdir()
+    os.symlink(media / FAKES[3], tmp_path / "pred" / "real-0000.mp4")
+    result = evaluate(bench, tmp_path / "pred", syncnet=weights, inception=inception, i3d=i3d, progress=False,
+                      n_boot=100)
+    row = result.clips[0]
+    assert row["lse_d"] > 0 and row["lse_c"] >= 0
+    assert not result.dataset["fid"]["skipped"] and result.dataset["fid"]["value"] >= 0
+    assert not result.dataset["fvd"]["skipped"] and result.dataset["fvd"]["value"] >= 0
