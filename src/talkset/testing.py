@@ -58,12 +58,10 @@ def synthetic_part(video_index: int, n_clips: int, seed: int = 0) -> dict[str, A
             "records": records}
 
 
-def tiny_feature_networks(folder) -> tuple:
-    """Saves two tiny random TorchScript networks with the call conventions of the published feature files
-    (StyleGAN2-ADA's Inception: ``forward(x, return_features)``; StyleGAN-V's I3D: ``forward(x, rescale,
-    resize, return_features)``) and returns their paths (inception, i3d): stand-ins for FID/FVD tests."""
-    from pathlib import Path
-
+def tiny_feature_modules() -> tuple[type, type]:
+    """Two tiny random network classes with the call conventions of the published feature files:
+    StyleGAN2-ADA's Inception ``forward(x, return_features)`` and StyleGAN-V's I3D ``forward(x, rescale,
+    resize, return_features)`` (the loader must ask for raw features: the I3D stand-in asserts it)."""
     import torch
     from torch import nn
 
@@ -84,11 +82,21 @@ def tiny_feature_networks(folder) -> tuple:
 
         def forward(self, x: torch.Tensor, rescale: bool = True, resize: bool = True,
                     return_features: bool = False) -> torch.Tensor:
+            assert not rescale and not resize and return_features
             return torch.relu(self.conv(x)).mean(dim=(2, 3, 4))
+
+    return TinyImageNet, TinyVideoNet
+
+
+def tiny_feature_networks(folder) -> tuple:
+    """Saves the tiny networks of ``tiny_feature_modules`` as TorchScript; returns (inception, i3d) paths."""
+    from pathlib import Path
+
+    import torch
 
     folder = Path(folder)
     torch.manual_seed(0)
     paths = folder / "inception.pt", folder / "i3d.pt"
-    for module, path in zip((TinyImageNet(), TinyVideoNet()), paths):
-        torch.jit.script(module).save(str(path))
+    for cls, path in zip(tiny_feature_modules(), paths):
+        torch.jit.script(cls()).save(str(path))
     return paths

@@ -1,6 +1,8 @@
 """FID/FVD machinery with tiny random TorchScript networks; the real Inception/I3D are user-supplied."""
 import numpy as np
 import pytest
+
+from talkset.testing import tiny_feature_modules
 import torch
 from torch import nn
 
@@ -15,30 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
 FAKES = ["generated/fake_wav2lip_from_real_man_suit.mp4", "generated/fake_sadtalker_from_real_man_suit.mp4"]
 
 
-class TinyImageNet(nn.Module):
-    """Stands in for the Inception: same call convention as StyleGAN2-ADA's TorchScript file."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 6, kernel_size=5, stride=4)
-        self.head = nn.Linear(6, 2)
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        f = torch.relu(self.conv(x)).mean(dim=(2, 3))
-        return f if return_features else self.head(f)
-
-
-class TinyVideoNet(nn.Module):
-    """Stands in for I3D: a 3D convolution over (N, C, T, H, W); forward takes I3D's keyword arguments."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv3d(3, 5, kernel_size=(3, 7, 7), stride=(2, 8, 8))
-
-    def forward(self, x: torch.Tensor, rescale: bool = True, resize: bool = True,
-                return_features: bool = False) -> torch.Tensor:
-        assert not rescale and not resize and return_features
-        return torch.relu(self.conv(x)).mean(dim=(2, 3, 4))
+TinyImageNet, TinyVideoNet = tiny_feature_modules()
 
 
 def _save(module, path, trace_input=None):
