@@ -18,7 +18,6 @@ import pytest
 from talkset.dataset.manifest import video_id_for
 
 import talkset.curate.run as curate_run
-from talkset.dataset.manifest import video_id_for
 
 
 def _load_corpus_module():

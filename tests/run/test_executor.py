@@ -5,7 +5,6 @@ import os
 import signal
 import time
 from collections import Counter
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 CLIPS = ["talking/vox_man_tv_224.mp4", "talking/vox_woman_hand_occlusion_224.mp4", "talking/man_worldmap_844.mp4"]
