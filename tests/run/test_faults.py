@@ -33,6 +33,17 @@ def _cmd(media: Path, out: Path, executor: str) -> list[str]:
             "-w", "2", "--no-progress", "--executor", executor]
 
 
+def _same(got: tuple[list[dict], dict[str, str]], want: tuple[list[dict], dict[str, str]]) -> None:
+    """Asserts two results are equal, naming what differs (pytest's diff of these is truncated)."""
+    (m1, f1), (m2, f2) = got, want
+    differing = sorted(k for k in f1.keys() | f2.keys() if f1.get(k) != f2.get(k))
+    assert not differing, f"clip files differ: {differing}"
+    for a, b in zip(m1, m2):
+        assert a == b, f"record {a.get('id')} differs: " + ", ".join(
+            f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    assert len(m1) == len(m2)
+
+
 def _result(out: Path) -> tuple[list[dict], dict[str, str]]:
     """The manifest and a digest of every clip file: what must not depend on faults."""
     manifest = json.loads((out / "manifest.json").read_text())
@@ -55,7 +66,7 @@ def reference(media, tmp_path_factory) -> dict:
 
 
 def test_ray_and_local_give_the_same_manifest_and_clips(reference):
-    assert reference["ray"]["result"] == reference["local"]["result"]
+    _same(reference["ray"]["result"], reference["local"]["result"])
     manifest, files = reference["local"]["result"]
     assert sum(r["status"] == "kept" for r in manifest) >= 3 and files
 
@@ -87,7 +98,7 @@ def test_run_killed_at_a_random_moment_then_rerun_is_identical(media, reference,
     assert not finished_first and _done(out) < len(CLIPS), "the run ended before the kill"
     rerun = subprocess.run(_cmd(media, out, executor), capture_output=True, text=True, timeout=TIMEOUT_S)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert _result(out) == reference["local"]["result"]
+    _same(_result(out), reference["local"]["result"])
     assert not [p for p in (out / ".talkset" / "tmp").rglob("*") if p.is_file()]
 
 
@@ -125,7 +136,7 @@ def test_worker_killed_mid_video_is_redone_and_nothing_else_changes(media, refer
                      progress=False)
     assert (tmp_path / "killed-once").exists(), "the victim's worker was never killed"
     assert not summary.failures
-    assert _result(tmp_path / "out") == reference["local"]["result"]
+    _same(_result(tmp_path / "out"), reference["local"]["result"])
 
 
 def test_failed_write_is_recorded_then_retried(media, reference, tmp_path, monkeypatch):
@@ -152,4 +163,4 @@ def test_failed_write_is_recorded_then_retried(media, reference, tmp_path, monke
 
     monkeypatch.undo()
     curate(_inputs(media), out, workers=1, progress=False)
-    assert _result(out) == reference["local"]["result"]
+    _same(_result(out), reference["local"]["result"])

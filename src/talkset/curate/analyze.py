@@ -261,7 +261,10 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
     # shots and motion are then scaled from it instead of from the full frame.
     consumers = {"decode": None, "faces": faces, "shots": shots, "motion": motion, "quality": quality}
     seconds = dict.fromkeys(consumers, 0.0)
+    # Fresh graphs for every video: results must not depend on which video a worker saw before
+    # (the fault tests compare clips byte for byte across executors and schedules).
     mesher.reset()
+    detector.close()
     work_size = (0, 0)
     last_t = 0.0
     tic = time.perf_counter()

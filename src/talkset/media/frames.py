@@ -34,12 +34,19 @@ class FrameView:
         self._work_max_side = work_max_side
         self._shot_max_side = shot_max_side
 
+    def _size(self, max_side: int) -> tuple[int, int]:
+        """(w, h) of a converted frame before rotation: the same for every frame of a video."""
+        w, h = self.frame.width, self.frame.height
+        if self._planes is not None:
+            k = max(1, -(-max(w, h) // max_side))  # a whole factor keeps OpenCV's area scaling fast
+            return max(2, (w // k) // 2 * 2), max(4, (h // k) // 4 * 4)
+        return scaled_size(w, h, max_side)
+
     def _convert(self, max_side: int, fmt: str) -> np.ndarray:
-        planes = self._planes
-        if planes is not None:
-            img = _i420_scaled(*planes, max_side, fmt == "bgr24")
+        w, h = self._size(max_side)
+        if self._planes is not None:
+            img = _i420_scaled(*self._planes, (w, h), fmt == "bgr24")
         else:
-            w, h = scaled_size(self.frame.width, self.frame.height, max_side)
             img = self.frame.to_ndarray(width=w, height=h, format=fmt, interpolation="AREA")
         return upright(img, self.rotation_deg)
 
@@ -56,8 +63,11 @@ class FrameView:
     def small_bgr(self) -> np.ndarray:
         """For shot detection (PySceneDetect works in BGR)."""
         if "work_rgb" in self.__dict__:
-            # Scaling the work frame down is far cheaper than a second pass of swscale over the full frame.
-            w, h = scaled_size(*self.work_rgb.shape[1::-1], self._shot_max_side)
+            # Scaling the work frame down is far cheaper than a second pass over the full frame. The size
+            # must be the one _convert gives: shot detectors compare consecutive frames pixel by pixel.
+            w, h = self._size(self._shot_max_side)
+            if (self.rotation_deg // 90) % 2:
+                w, h = h, w
             small = cv2.resize(self.work_rgb, (w, h), interpolation=cv2.INTER_LINEAR)
             return cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         return self._convert(self._shot_max_side, "bgr24")
@@ -79,16 +89,15 @@ class FrameView:
         return upright(self.frame.to_ndarray(format="gray"), self.rotation_deg)
 
 
-def _i420_scaled(y: np.ndarray, u: np.ndarray, v: np.ndarray, max_side: int, bgr: bool) -> np.ndarray:
-    """Scales the planes by a whole factor first and converts colour on the small image.
+def _i420_scaled(y: np.ndarray, u: np.ndarray, v: np.ndarray, size: tuple[int, int], bgr: bool) -> np.ndarray:
+    """Scales the planes first and converts colour on the small image.
 
     swscale's scaled RGB conversion of a 1080p frame costs ~4 ms; shrinking the planes with OpenCV and
-    converting afterwards costs well under 1 ms, and the work frame has at most ``max_side`` pixels a side.
+    converting afterwards costs well under 1 ms.
     """
+    sw, sh = size
     h, w = y.shape
-    k = max(1, -(-max(w, h) // max_side))
-    sw, sh = max(2, (w // k) // 2 * 2), max(4, (h // k) // 4 * 4)
-    if k == 1:
+    if w - sw < 2 and h - sh < 4:  # no scaling: crop to the even size I420 needs
         ys, us, vs = y[:sh, :sw], u[:sh // 2, :sw // 2], v[:sh // 2, :sw // 2]
     else:
         ys = cv2.resize(y, (sw, sh), interpolation=cv2.INTER_AREA)
