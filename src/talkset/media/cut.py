@@ -12,6 +12,9 @@ import numpy as np
 
 __all__ = ["ClipWriteError", "write_clip"]
 
+# x264's output depends on its thread count, and "auto" follows the CPUs a process may use (which
+# libraries and schedulers change). A fixed count gives the same clip bytes on every machine and executor.
+X264_THREADS = 2
 _AUDIO_BIT_RATE = 128_000
 _AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many
 # Decode from this far before start_s: the demuxer seeks by decode timestamps, so with
@@ -117,7 +120,7 @@ def write_clip(
         if first is None:
             raise ClipWriteError(f"{video_path}: no video frame in [{start_s}, {end_s}) s")
 
-        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf)})
+        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf), "threads": str(X264_THREADS)})
     finally:
         for container in containers:
             container.close()
