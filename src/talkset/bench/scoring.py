@@ -99,10 +99,11 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
     fid = metrics.fidelity(pred, ref)
     row.update(ssim=fid["ssim"], psnr=fid["psnr"], psnr_capped=fid.get("psnr_capped", False), l1=fid["l1"],
                frames_compared=fid["frames_compared"])
-    lmd = metrics.lmd(pred, ref)
+    pred_face = metrics.face_landmarks(pred)  # meshed once for both LMD and jitter
+    lmd = metrics.lmd(pred, ref, pred_mouth=metrics.mouth_landmarks(pred, face=pred_face))
     row.update(lmd_px=lmd["lmd_px"], lmd_norm=lmd["lmd_norm"])
     row["sharpness"] = metrics.sharpness(pred)
-    row["jitter"] = metrics.jitter(pred)
+    row["jitter"] = metrics.jitter(pred, face=pred_face)
     from talkset.bench.identity import identity_similarity
 
     try:
