@@ -67,6 +67,13 @@ def curate(
                                            "default: a local Ray instance with --workers CPUs."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    captioner: str | None = typer.Option(None, help="Then caption kept clips: openai (any OpenAI-compatible "
+                                         "vision chat endpoint; see `talkset caption`)."),
+    base_url: str | None = typer.Option(None, help="With --captioner: the API root, e.g. "
+                                        "https://api.openai.com/v1."),
+    model: str | None = typer.Option(None, help="With --captioner: the model name."),
+    api_key_env: str | None = typer.Option(None, help="With --captioner: the environment variable holding the "
+                                           "API key [default: OPENAI_API_KEY]."),
 ) -> None:
     """Cut raw videos into clips of one person speaking to camera, with every score in one manifest.
 
@@ -75,6 +82,7 @@ def curate(
     from talkset.curate.run import curate as run_curate
 
     _setup_logging(verbose)
+    caption = _caption_settings(captioner, base_url, model, api_key_env)  # checked before hours of curating
     runner = None
     if executor == "ray":
         from talkset.run.ray_executor import RayExecutor
@@ -92,6 +100,8 @@ def curate(
                              progress=progress)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}")
+    if caption is not None:
+        _caption_pass(out, caption, progress=progress)
 
 
 @app.command("filter")
@@ -121,6 +131,74 @@ def cut(
     with _clear_errors():
         written, problems = cut_missing(out, _load_config(config))
     typer.echo(f"{written} clips written" + (f", {len(problems)} failed" if problems else ""))
+
+
+def _caption_settings(captioner: str | None, base_url: str | None, model: str | None,
+                      api_key_env: str | None) -> dict | None:
+    """The caption options as keyword arguments, checked (key present, URL usable) before any work."""
+    from talkset.curate.captioner import CaptionError, check_endpoint
+
+    if captioner is None:
+        if base_url or model or api_key_env:
+            raise typer.BadParameter("--base-url, --model and --api-key-env need --captioner openai",
+                                     param_hint="--captioner")
+        return None
+    if captioner != "openai":
+        raise typer.BadParameter(f"unknown captioner {captioner!r} (choose openai)", param_hint="--captioner")
+    if not base_url or not model:
+        raise typer.BadParameter("--captioner openai needs --base-url and --model", param_hint="--captioner")
+    settings = {"base_url": base_url, "model": model}
+    if api_key_env:
+        settings["api_key_env"] = api_key_env
+    try:
+        check_endpoint(base_url, settings.get("api_key_env", "OPENAI_API_KEY"))
+    except CaptionError as e:
+        raise typer.BadParameter(str(e), param_hint="--base-url / --api-key-env") from None
+    return settings
+
+
+def _caption_pass(out: Path, settings: dict, **options) -> None:
+    from talkset.curate.captioner import CaptionError, caption_clips
+
+    try:
+        summary = caption_clips(out, **settings, **{k: v for k, v in options.items() if v is not None})
+    except CaptionError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(summary.table())
+    typer.echo(f"captions: {Path(out) / 'annotations'}")
+
+
+@app.command()
+def caption(
+    out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
+    captioner: str = typer.Option("openai", help="openai: any OpenAI-compatible vision chat endpoint "
+                                  "(OpenAI, vLLM, llama.cpp server, Ollama, ...)."),
+    base_url: str = typer.Option(..., help="The API root, e.g. https://api.openai.com/v1 or "
+                                 "http://127.0.0.1:8080/v1."),
+    model: str = typer.Option(..., help="The model name the endpoint expects."),
+    api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
+                                           "[default: OPENAI_API_KEY; may be unset for a local server]."),
+    frames: int | None = typer.Option(None, min=1, help="Frames sent per clip [default: 3]."),
+    concurrency: int | None = typer.Option(None, min=1, help="Requests in flight [default: 4]."),
+    timeout: float | None = typer.Option(None, min=0.1, help="Seconds to wait for an answer [default: 60]."),
+    retries: int | None = typer.Option(None, min=0, help="Retries after timeouts, 429 and 5xx [default: 3]."),
+    force: bool = typer.Option(False, help="Caption again clips that already have a caption file."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Structured captions (visual style, audio style, summary) for kept clips from a vision chat model.
+
+    A few frames and the measured facts of each clip go to POST {base-url}/chat/completions; answers land in
+    OUT/annotations/ID.caption.json. The key is read from the environment only. Clips that fail get a reason
+    and are retried by the next run; captioned clips are skipped.
+    """
+    _setup_logging(verbose)
+    settings = _caption_settings(captioner, base_url, model, api_key_env)
+    if not (out / "manifest.json").is_file():
+        raise typer.BadParameter(f"{out}: no manifest.json (run `talkset curate` first)", param_hint="OUT")
+    _caption_pass(out, settings, frames=frames, concurrency=concurrency, timeout_s=timeout, retries=retries,
+                  force=force, progress=progress)
 
 
 @app.command("config")
