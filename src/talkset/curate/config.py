@@ -20,7 +20,7 @@ def default_config_text() -> str:
 @dataclass(frozen=True)
 class Config:
     """Nested dict view of the TOML, with the defaults filled in; sections are ``segment``, ``analysis``,
-    ``output``, ``thresholds``."""
+    ``output``, ``annotate``, ``thresholds``."""
 
     data: dict[str, Any] = field(default_factory=lambda: tomllib.loads(default_config_text()))
 
@@ -35,6 +35,10 @@ class Config:
     @property
     def output(self) -> dict[str, Any]:
         return self.data["output"]
+
+    @property
+    def annotate(self) -> dict[str, Any]:
+        return self.data["annotate"]
 
     @property
     def thresholds(self) -> dict[str, dict[str, float]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import logging
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 from talkset.audio.io import AudioError, load_audio
 from talkset.audio.vad import SileroVAD
 from talkset.curate.analyze import analyze
+from talkset.curate.annotate import Annotators, annotate_clip, audio_facts
+from talkset.curate.caption import template_caption
 from talkset.curate.config import Config
 from talkset.curate.scores.head import head_detail
 from talkset.curate.scores.motion import motion_score
@@ -30,6 +33,8 @@ from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, Clip
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
 from talkset.run.store import OutputStore
+
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VideoJob:
@@ -72,6 +77,20 @@ class Backends:
         self.vad = SileroVAD()
         self.detector = FaceDetector()
         self.mesher = FaceMesher()
+        self._annotators: Annotators | None = None
+
+    def annotators(self, cfg: dict[str, Any]) -> Annotators:
+        """The annotation models: a mesher of their own (tracking state is per clip), pose, hands, dlib."""
+        if self._annotators is None:
+            from talkset.vision.face import FaceMesher
+            from talkset.vision.identity import FaceEmbedder
+            from talkset.vision.pose import BodyPoser, HandPoser
+
+            self._annotators = Annotators(self.detector, FaceMesher(), BodyPoser(), HandPoser(),
+                                          FaceEmbedder(landmarks=68))
+        a = self._annotators
+        return Annotators(a.detector, a.mesher, a.body if cfg["body"] else None,
+                          a.hands if cfg["hands"] else None, a.embedder if cfg["speaker_embedding"] else None)
 
     @classmethod
     def get(cls) -> Backends:
@@ -190,7 +209,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     kept = [r for r in records if r["status"] == KEPT]
     tic = time.perf_counter()
     if kept:
-        planned = [p for r in kept for p in (f"clips/{r['id']}.mp4", f"clips/{r['id']}.wav")]
+        planned = [p for r in kept for p in clip_files(r["id"], config)]
         taken = store.claim(job.video_id, planned)
         if taken:
             outcome.failed = commit_failure(store, job, f"{taken} (move it away and rerun)", retry=True, info=info)
@@ -201,11 +220,17 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
             except ClipWriteError as e:
                 rec["status"], rec["reasons"] = REJECTED, [f"write: {e}"]
     outcome.stage_seconds["write"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    embeddings = {}
+    for rec in kept:
+        if rec["video-path"] is not None:
+            annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
+    outcome.stage_seconds["annotate"] = time.perf_counter() - tic
     if not records:
         records = [source_record(job, REJECTED, _why_no_candidate(extra, config), info)]
     store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
                                 "probe": info.to_dict(), **{k: extra[k] for k in ("cuts", "speech")},
-                                "records": records})
+                                "embeddings": embeddings, "records": records})
     outcome.kept = sum(r["status"] == KEPT for r in records if r["type"] == CLIP)
     outcome.rejected = sum(r["status"] == REJECTED for r in records if r["type"] == CLIP)
     return outcome
@@ -257,6 +282,47 @@ def write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: Ou
     store.place(tmp_wav, f"clips/{rec['id']}.wav")
     rec["video-path"] = f"clips/{rec['id']}.mp4"
     rec["audio-path"] = f"clips/{rec['id']}.wav"
+
+
+def clip_files(clip_id: str, config: Config) -> list[str]:
+    """Paths (relative to the output folder) a kept clip's files take."""
+    files = [f"clips/{clip_id}.mp4", f"clips/{clip_id}.wav"]
+    return files + ([f"annotations/{clip_id}.npz"] if config.annotate["keypoints"] else [])
+
+
+def annotate_record(job: VideoJob, rec: dict, audio, speech: list, store: OutputStore, config: Config,
+                    backends: Backends, embeddings: dict[str, list[float]]) -> None:
+    """Annotates a kept record's written clip: keypoints file, shot type, facts and the template caption.
+
+    A clip whose annotation fails stays kept with empty annotations and a warning: the clip itself is good.
+    """
+    cfg = config.annotate
+    start, end = rec["source"]["start"], rec["source"]["end"]
+    meta = rec["metadata"]
+    in_clip = [(max(a, start) - start, min(b, end) - start) for a, b in speech if b > start and a < end]
+    facts: dict[str, Any] = {"language": meta.get("language"), "duration": meta["duration"],
+                             "resolution": meta["resolution"], "fps": meta["fps"],
+                             **audio_facts(audio.slice(start, end), audio.sr, in_clip)}
+    annotations = {"keypoints": None, "shot_type": None, "caption": None, "caption_structured": None}
+    if cfg["keypoints"]:
+        try:
+            ann = annotate_clip(store.root / rec["video-path"], backends.annotators(cfg),
+                                work_max_side=config.analysis["work_max_side"],
+                                embedding_frames=cfg["embedding_frames"])
+        except (av.FFmpegError, OSError, ValueError, RuntimeError) as e:
+            log.warning("%s: annotating clip %s failed (%s)", printable_path(job.path), rec["id"], e)
+        else:
+            tmp = store.temp_path(job.video_id, f"{rec['id']}.npz")
+            tmp.write_bytes(ann.npz_bytes())
+            store.place(tmp, f"annotations/{rec['id']}.npz")
+            annotations.update(keypoints=f"annotations/{rec['id']}.npz", shot_type=ann.shot_type)
+            facts.update(ann.facts)
+            if ann.embedding is not None:
+                embeddings[rec["id"]] = [round(float(v), 5) for v in ann.embedding]
+    facts = _clean({k: round(v, 4) if isinstance(v, float) else
+                    [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in facts.items()})
+    annotations.update(caption=template_caption(facts), facts=facts)
+    rec["annotations"] = annotations
 
 
 def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:

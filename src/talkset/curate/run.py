@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from talkset.curate.config import Config
@@ -19,7 +21,7 @@ from talkset.curate.pipeline import Outcome, commit_failure, curate_one
 from talkset.curate.thresholds import apply, reason_key
 from talkset.dataset.manifest import CLIP, FAILED, KEPT, ManifestWriter, parquet_schema
 from talkset.run.executor import ItemCrash, LocalExecutor
-from talkset.run.store import OutputStore, atomic_write_bytes
+from talkset.run.store import OutputStore, atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger("talkset.curate")
 
@@ -165,17 +167,21 @@ MERGE_BATCH = 2000  # records per Parquet row group; memory in merge holds about
 def merge(store: OutputStore, config: Config) -> Summary:
     """Merges every finished part into manifest.json and manifest.parquet, judged by ``config``'s thresholds.
 
-    Streams: parts are read twice (once for the Parquet schema, once to write) and memory holds one batch,
-    whatever the number of videos. Records are ordered by video id, then id, so the manifest does not
-    depend on the executor or on the order videos finished in.
+    Streams: parts are read three times (speaker identities, the Parquet schema, the records) and memory
+    holds one batch plus one 128-d descriptor per kept clip, whatever the number of videos. Records are
+    ordered by video id, then id, so the manifest does not depend on the executor or on the order videos
+    finished in. Speaker ids and structured captions (``annotations/{id}.caption.json``) are filled in here.
     """
+    speakers = speaker_ids(store, config.annotate["speaker_distance"])
+
     def batches(summary: Summary | None = None):
         batch: list[dict[str, Any]] = []
         for part in store.iter_parts():
             if summary is not None:
                 summary.videos += 1
                 summary.hours_in += part.get("duration", 0.0) / 3600
-            batch += sorted((apply(r, config.thresholds) for r in part["records"]), key=lambda r: r["id"])
+            batch += sorted((_finish(apply(r, config.thresholds), store, speakers) for r in part["records"]),
+                            key=lambda r: r["id"])
             if len(batch) >= MERGE_BATCH:
                 yield batch
                 batch = []
@@ -192,7 +198,76 @@ def merge(store: OutputStore, config: Config) -> Summary:
                 _count(summary, rec)
     for tmp, name in ((tmp_json, "manifest.json"), (tmp_parquet, "manifest.parquet")):
         _replace_manifest(store, tmp, name)
+    atomic_write_json(store.state / "config.json", config.data)
     return summary
+
+
+def _finish(rec: dict[str, Any], store: OutputStore, speakers: dict[str, str]) -> dict[str, Any]:
+    """Adds what is known only across videos or after curation: speaker id, structured caption file."""
+    if rec["type"] != CLIP:
+        return rec
+    if rec["id"] in speakers:
+        rec["metadata"]["speaker_id"] = speakers[rec["id"]]
+    annotations = rec.get("annotations") or {}
+    if annotations.get("keypoints") or annotations.get("caption"):
+        caption_file = f"annotations/{rec['id']}.caption.json"
+        annotations["caption_structured"] = caption_file if (store.root / caption_file).exists() else None
+    return rec
+
+
+def speaker_ids(store: OutputStore, max_distance: float) -> dict[str, str]:
+    """Clip id → speaker id, by clustering the clips' face descriptors across all sources.
+
+    Greedy leader clustering in manifest order (video id, then clip id): a clip joins the nearest speaker
+    whose mean descriptor is closer than ``max_distance`` (dlib's same-person threshold), or starts a new
+    one. Deterministic for a given set of clips, and linear in clips × speakers.
+    """
+    ids, centroids, counts = [], [], []
+    out: dict[str, str] = {}
+    for part in store.iter_parts():
+        for clip_id, vector in sorted((part.get("embeddings") or {}).items()):
+            v = np.asarray(vector, np.float32)
+            if centroids:
+                d = np.linalg.norm(np.asarray(centroids) - v, axis=1)
+                best = int(np.argmin(d))
+                if d[best] < max_distance:
+                    counts[best] += 1
+                    centroids[best] += (v - centroids[best]) / counts[best]
+                    out[clip_id] = ids[best]
+                    continue
+            ids.append(f"spk-{len(ids) + 1:04d}")
+            centroids.append(v.copy())
+            counts.append(1)
+            out[clip_id] = ids[-1]
+    return out
+
+
+def refresh_manifest(out_dir: str | Path) -> Summary:
+    """Rewrites an output folder's manifests from its parts with the thresholds last used there (after
+    files were added beside the clips, e.g. structured captions).
+
+    Raises:
+        FileNotFoundError: ``out_dir`` is not a talkset output folder.
+        OutputBusy: another talkset run holds the folder.
+    """
+    store = OutputStore(out_dir)
+    if not store.done.is_dir():
+        raise FileNotFoundError(f"{out_dir}: not a talkset output folder (no .talkset/done)")
+    saved = store.state / "config.json"
+    config = Config.load(None)
+    if saved.exists():
+        _update(config.data, json.loads(saved.read_text()))
+    with store.exclusive("refresh"):
+        return merge(store, config)
+
+
+def _update(base: dict, saved: dict) -> None:
+    """Settings saved by an earlier merge over today's defaults (keys added since keep their default)."""
+    for key, value in saved.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _update(base[key], value)
+        elif key in base:
+            base[key] = value
 
 
 def _count(summary: Summary, rec: dict[str, Any]) -> None:
@@ -243,10 +318,9 @@ def cut_missing(out_dir: str | Path, config: Config) -> tuple[int, list[str]]:
 
 def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[str]]:
     from talkset.audio.io import AudioError, load_audio
-    from talkset.curate.pipeline import VideoJob, write_clip_files
+    from talkset.curate.pipeline import Backends, VideoJob, annotate_record, clip_files, write_clip_files
     from talkset.media.cut import ClipWriteError
     from talkset.media.probe import ProbeError, probe
-    from talkset.run.store import atomic_write_json
 
     written, problems = 0, []
     for part in store.iter_parts():
@@ -257,10 +331,12 @@ def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[s
         job = VideoJob(part["path"], audio_path=missing[0]["metadata"].get("audio_source"))
         try:
             info, audio = probe(job.path), load_audio(job.audio_path or job.path)
-            if store.claim(job.video_id, [f"clips/{r['id']}{ext}" for r in missing for ext in (".mp4", ".wav")]):
+            if store.claim(job.video_id, [p for r in missing for p in clip_files(r["id"], config)]):
                 raise ClipWriteError(f"{job.path}: a clip file name is taken by a file talkset did not make")
             for rec in missing:
                 write_clip_files(job, info, rec, audio, store, config.output)
+                annotate_record(job, rec, audio, part.get("speech", []), store, config, Backends.get(),
+                                part.setdefault("embeddings", {}))
                 written += 1
         except (ProbeError, AudioError, ClipWriteError) as e:
             problems.append(str(e))
