@@ -325,6 +325,35 @@ def bench_eval(
     typer.echo(f"report: {paths['html']}")
 
 
+@app.command()
+def kps(
+    video: Path = typer.Argument(..., help="Any video with one face."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write kps.pth."),
+    size: int = typer.Option(512, min=16, help="Side of the square frame the keypoints refer to, pixels."),
+    force: bool = typer.Option(False, help="Replace an existing --out file."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Export V-Express keypoints (kps.pth: per frame [left eye, right eye, nose] at SIZE×SIZE)."""
+    from tqdm import tqdm
+
+    from talkset.media.probe import ProbeError, probe as run_probe
+    from talkset.vision.kps import KpsError, save_kps, video_kps
+
+    _setup_logging(False)
+    if out.exists() and not force:
+        raise typer.BadParameter(f"{out} exists; pass --force to replace it", param_hint="--out")
+    try:
+        info = run_probe(video)
+        total = max(1, round(info.duration_s * float(info.avg_fps)))
+        with tqdm(total=total, unit="frame", disable=not progress, desc=video.name) as bar:
+            keypoints = video_kps(video, size, progress=bar.update)
+        save_kps(keypoints, out)
+    except (ProbeError, KpsError, OSError) as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{len(keypoints)} frames: {out}")
+
+
 def main() -> None:
     """Console entry point: the CLI plus a quiet stderr (mediapipe's native notices dropped, here and in
     worker processes, which inherit the environment variable)."""
