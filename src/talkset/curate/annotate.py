@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,15 @@ class ClipAnnotation:
     embedding: np.ndarray | None = None
 
     def npz_bytes(self) -> bytes:
+        """The arrays as a compressed .npz (np.load reads it); fixed zip timestamps, so equal arrays give
+        equal bytes (np.savez stamps the current time)."""
         buf = io.BytesIO()
-        np.savez_compressed(buf, **self.arrays)
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, array in self.arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w") as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
         return buf.getvalue()
 
 
