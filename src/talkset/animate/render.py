@@ -1,0 +1,286 @@
+"""The renderer: a portrait and a MotionTrack become RGB frames, one at a time.
+
+Per frame the rig (talkset.animate.rig) gives target positions of the face mesh, of rings around the head and
+of fixed border points. The warp is piecewise affine on the Delaunay triangulation of those target points,
+evaluated exactly on a coarse grid (every ``GRID_STEP`` pixels: the grid point's triangle and barycentric
+weights give its source position in the portrait), then upsampled and applied with one ``cv2.remap``. A
+triangulation of the *target* points cannot fold, so an opening mouth or a closing eyelid is always a valid
+map. When the portrait's mouth is closed, an inner mouth (dark cavity, upper teeth, a hint of lower teeth) is
+painted inside the target inner-lip polygon with a feathered edge.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from talkset.animate.rig import EYE_LOWER, EYE_UPPER, INNER_LOWER, INNER_UPPER, IRIS, OUTER_LOWER, OUTER_UPPER, Rig
+from talkset.animate.track import MotionTrack
+
+GRID_STEP = 8  # pixels between exact warp samples; the map is bilinear in between
+# Eyes and mouth fold sharply (a closing lid, an opening jaw): there the map is exact at every pixel, in boxes
+# around the target contours (margins in D, the outer-eye-corner distance).
+EXACT_MARGIN_D = 0.12
+CROP_FACE_SCALE = 2.1  # crop side in detector-box sides: head, hair, neck and some shoulder
+CROP_DOWN = 0.12  # crop centre below the box centre, in crop sides (the neck is below, hair above)
+MAX_WHOLE_SIDE = 1920  # whole-image output is scaled down to this long side
+MIN_FACE_SCORE = 0.5
+DUPLICATE_IOU = 0.3
+
+
+_EXACT_PARTS = [list(EYE_UPPER[e] + EYE_LOWER[e] + IRIS[e]) for e in (0, 1)] + [list(OUTER_UPPER + OUTER_LOWER)]
+
+
+class PortraitError(ValueError):
+    """A portrait that cannot be animated (no face, several faces, no mesh); one line saying why."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the output frame comes from: a square crop (possibly scaled) or the whole image."""
+
+    x0: float
+    y0: float
+    side_x: float
+    side_y: float
+    width: int
+    height: int
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """The output-frame view of ``image`` (RGB uint8)."""
+        sx, sy = self.width / self.side_x, self.height / self.side_y
+        m = np.array([[sx, 0, -self.x0 * sx], [0, sy, -self.y0 * sy]], np.float32)
+        interp = cv2.INTER_AREA if sx < 1 else cv2.INTER_CUBIC
+        return cv2.warpAffine(image, m, (self.width, self.height), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = ix * iy
+    return inter / max(a.area + b.area - inter, 1e-9)
+
+
+def find_one_face(image: np.ndarray):
+    """The one face of a portrait as a FaceBox; PortraitError if there is none or more than one."""
+    from talkset.vision.face import FaceDetector
+
+    detector = FaceDetector(min_confidence=MIN_FACE_SCORE)
+    try:
+        boxes = detector(image)
+    finally:
+        detector.close()
+    kept = []
+    for b in boxes:  # largest first; an overlapping second box is the same face
+        if all(_iou(b, k) < DUPLICATE_IOU for k in kept):
+            kept.append(b)
+    if not kept:
+        raise PortraitError("no face found; the portrait must show one face")
+    if len(kept) > 1:
+        raise PortraitError(f"{len(kept)} faces found; the portrait must show exactly one face")
+    return kept[0]
+
+
+def framing_for(image_shape: tuple[int, ...], box, size: int, crop: bool) -> Framing:
+    """The output framing: a square around the face (``size`` pixels) or the whole image with even sides.
+
+    Args:
+        image_shape: (height, width, ...) of the portrait.
+        box: the face's FaceBox in portrait pixels.
+        size: output side in pixels for the crop; must be even.
+        crop: False for the whole image.
+    """
+    h, w = image_shape[:2]
+    if not crop:
+        scale = min(1.0, MAX_WHOLE_SIDE / max(w, h))
+        ow, oh = int(w * scale) // 2 * 2, int(h * scale) // 2 * 2
+        return Framing(0.0, 0.0, ow / scale, oh / scale, ow, oh)
+    if size < 64 or size % 2:
+        raise ValueError(f"size must be an even number of pixels >= 64, got {size}")
+    cx, cy = box.center
+    side = min(CROP_FACE_SCALE * max(box.x1 - box.x0, box.y1 - box.y0), float(w), float(h))
+    cy += CROP_DOWN * side
+    # Stay inside the image where it can (no replicated border); the face stays in frame regardless.
+    x0 = float(np.clip(cx - side / 2, 0, w - side))
+    y0 = float(np.clip(cy - side / 2, 0, h - side))
+    return Framing(x0, y0, side, side, size, size)
+
+
+def mesh_face(frame: np.ndarray) -> np.ndarray:
+    """(478, 3) refined face mesh of the one face in an output frame; PortraitError if none is found."""
+    from talkset.vision.face import FaceMesher
+
+    box = find_one_face(frame)
+    mesher = FaceMesher(tracking=False, refine=True)
+    try:
+        lm = mesher(frame, box)
+    finally:
+        mesher.reset()
+    if lm is None or len(lm) < 478:
+        raise PortraitError("a face was detected but the face mesh could not be fitted to it")
+    return lm
+
+
+class Renderer:
+    """A portrait rig that renders MotionTracks.
+
+    Args:
+        image_rgb: the portrait, RGB uint8 (H, W, 3).
+        size: output side in pixels when ``crop`` (even).
+        crop: True for a square crop around the face, False for the whole image (even sides).
+
+    Raises:
+        PortraitError: no face, several faces, or no face mesh.
+    """
+
+    def __init__(self, image_rgb: np.ndarray, *, size: int = 512, crop: bool = True):
+        image = np.ascontiguousarray(image_rgb[..., :3], dtype=np.uint8)
+        box = find_one_face(image)
+        self.framing = framing_for(image.shape, box, size, crop)
+        self.image = self.framing.apply(image)
+        self.landmarks = mesh_face(self.image)
+        h, w = self.image.shape[:2]
+        self.frame_size = (w, h)
+        self.rig = Rig(self.landmarks, w, h)
+        self._mouth = MouthPainter(self.image, self.landmarks, self.rig)
+        gh, gw = -(-h // GRID_STEP), -(-w // GRID_STEP)
+        gy, gx = np.mgrid[0:gh, 0:gw]
+        # Grid nodes where cv2.resize puts them when scaling (gh, gw) up by GRID_STEP.
+        self._grid = np.column_stack([(gx.ravel() + 0.5) * GRID_STEP - 0.5, (gy.ravel() + 0.5) * GRID_STEP - 0.5])
+        self._grid_shape = (gh, gw)
+
+    def _exact_boxes(self, mesh: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """(x0, y0, x1, y1) pixel boxes around the target eyes and lips, clipped to the frame."""
+        w, h = self.frame_size
+        pad = EXACT_MARGIN_D * self.rig.frame.unit_px
+        boxes = []
+        for part in _EXACT_PARTS:
+            pts = mesh[part, :2]
+            x0, y0 = np.floor(pts.min(axis=0) - pad).astype(int)
+            x1, y1 = np.ceil(pts.max(axis=0) + pad).astype(int)
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 > x0 and y1 > y0:
+                boxes.append((int(x0), int(y0), int(x1), int(y1)))
+        return boxes
+
+    def backward_map(self, targets: np.ndarray, mesh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Full-resolution (map_x, map_y) float32 for cv2.remap: where each output pixel comes from.
+
+        Args:
+            targets: (P, 2) target positions of the rig's control points (``rig.rest_points`` order).
+            mesh: (478, 3) target mesh; with it, the map is exact at every pixel around the eyes and lips.
+        """
+        boxes = self._exact_boxes(mesh) if mesh is not None else []
+        queries = [self._grid]
+        for x0, y0, x1, y1 in boxes:
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            queries.append(np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float64))
+        q = np.concatenate(queries)
+        tri = Delaunay(targets)
+        simplex = tri.find_simplex(q)
+        simplex = np.where(simplex < 0, 0, simplex)  # outside the hull cannot happen (border points)
+        t = tri.transform[simplex]
+        b2 = np.einsum("nij,nj->ni", t[:, :2], q - t[:, 2])
+        bary = np.column_stack([b2, 1 - b2.sum(axis=1)])
+        src = np.einsum("ni,nij->nj", bary, self.rig.rest_points[tri.simplices[simplex]]).astype(np.float32)
+        gh, gw = self._grid_shape
+        w, h = self.frame_size
+        n = gh * gw
+        mx = cv2.resize(src[:n, 0].reshape(gh, gw), (gw * GRID_STEP, gh * GRID_STEP),
+                        interpolation=cv2.INTER_LINEAR)[:h, :w]
+        my = cv2.resize(src[:n, 1].reshape(gh, gw), (gw * GRID_STEP, gh * GRID_STEP),
+                        interpolation=cv2.INTER_LINEAR)[:h, :w]
+        for x0, y0, x1, y1 in boxes:
+            k = (y1 - y0) * (x1 - x0)
+            mx[y0:y1, x0:x1] = src[n:n + k, 0].reshape(y1 - y0, x1 - x0)
+            my[y0:y1, x0:x1] = src[n:n + k, 1].reshape(y1 - y0, x1 - x0)
+            n += k
+        return mx, my
+
+    def render_frame(self, track: MotionTrack, i: int) -> np.ndarray:
+        """Frame i of ``track`` as RGB uint8 (height, width, 3)."""
+        mesh, targets = self.rig.points(track, i)
+        mx, my = self.backward_map(targets, mesh)
+        out = cv2.remap(self.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self._mouth.paint(out, mesh)
+        return out
+
+    def render(self, track: MotionTrack) -> Iterator[np.ndarray]:
+        """The frames of ``track`` one at a time (RGB uint8), so a long track never sits in memory."""
+        for i in range(len(track)):
+            yield self.render_frame(track, i)
+
+
+class MouthPainter:
+    """Paints an inner mouth into the opened inner-lip polygon when the portrait's own mouth is closed."""
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, rig: Rig):
+        self.enabled = not rig.mouth_open
+        self.unit = rig.frame.unit_px
+        lm = landmarks[:, :2]
+        lips = np.concatenate([lm[list(OUTER_UPPER)], lm[list(OUTER_LOWER[::-1])]]).astype(np.int32)
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [lips], 1)
+        lip_rgb = image[mask > 0].reshape(-1, 3).astype(np.float32)
+        lip = np.median(lip_rgb, axis=0) if len(lip_rgb) else np.array([150.0, 90, 90])
+        brightness = float(np.clip(lip.mean() / 140.0, 0.5, 1.4))
+        # Cavity: the lips' hue, very dark; teeth: a warm off-white at the face's overall brightness.
+        self.cavity = np.clip(lip * 0.28, 8, 90).astype(np.float32)
+        self.throat = np.clip(lip * 0.12, 4, 50).astype(np.float32)
+        self.teeth = np.clip(np.array([222.0, 214, 198]) * brightness, 120, 245).astype(np.float32)
+        self.feather = max(0.6, 0.012 * self.unit)
+
+    def paint(self, frame: np.ndarray, mesh: np.ndarray) -> None:
+        """Paints in place into ``frame`` (RGB uint8) for the target ``mesh`` (478, 3)."""
+        if not self.enabled:
+            return
+        upper = mesh[list(INNER_UPPER), :2]
+        lower = mesh[list(INNER_LOWER), :2]
+        gaps = lower[:, 1] - upper[:, 1]
+        if gaps.max() < 0.5:
+            return
+        pad = int(3 * self.feather) + 3
+        poly = np.concatenate([upper, lower[::-1]])
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            return
+        shift = np.array([x0, y0])
+        ss = 4  # sub-pixel polygon edges (cv2 fixed-point shift)
+        scale = 1 << ss
+
+        def fill(pts_list, value=1.0):
+            m = np.zeros((y1 - y0, x1 - x0), np.float32)
+            cv2.fillPoly(m, [np.round((p - shift) * scale).astype(np.int32) for p in pts_list], value,
+                         lineType=cv2.LINE_AA, shift=ss)
+            return m
+
+        inside = fill([poly])
+        gap_mid = max(float(gaps.max()), 1e-3)
+        # Teeth: a band under the upper lip, as tall as a fraction of the local opening (none at the corners).
+        tooth_h = np.minimum(gaps * 0.45, 0.075 * self.unit)
+        upper_teeth = fill([np.concatenate([upper, (upper + np.column_stack([0 * tooth_h, tooth_h]))[::-1]])])
+        low_h = np.clip(gaps - 0.16 * self.unit, 0, 0.04 * self.unit)
+        lower_teeth = fill([np.concatenate([lower - np.column_stack([0 * low_h, low_h]), lower[::-1]])])
+        # Shade: darker towards the middle of the opening (the throat), teeth darker towards the corners.
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+        cx = float((upper[0, 0] + upper[-1, 0]) / 2)
+        half = max(float(abs(upper[-1, 0] - upper[0, 0]) / 2), 1.0)
+        top = float(upper[len(upper) // 2, 1])
+        depth = np.clip((ys - top) / gap_mid, 0, 1)
+        side = np.clip(np.abs(xs - cx) / half, 0, 1)
+        throat_w = np.clip(1 - side ** 2, 0, 1) * np.sin(np.pi * depth)
+        cavity = self.cavity[None, None] + (self.throat - self.cavity)[None, None] * throat_w[..., None]
+        teeth_shade = (1 - 0.45 * side ** 2)[..., None]
+        img = cavity
+        img = img + (self.teeth * teeth_shade - img) * upper_teeth[..., None]
+        img = img + (self.teeth * 0.8 * teeth_shade - img) * lower_teeth[..., None]
+        alpha = cv2.GaussianBlur(inside, (0, 0), self.feather)[..., None] * np.clip(gap_mid / 2.0, 0, 1)
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = np.clip(region + (img - region) * alpha, 0, 255).astype(np.uint8)
