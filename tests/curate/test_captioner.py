@@ -4,8 +4,10 @@ Fast tests use a hand-made output folder whose clips are real footage; the slow 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -15,8 +17,14 @@ import pytest
 from typer.testing import CliRunner
 
 from talkset.cli import app
-from talkset.curate.captioner import (CaptionError, _ClipFailure, _retry_after_s, caption_clips, caption_path,
-                                      parse_caption)
+from talkset.curate.captioner import (
+    CaptionError,
+    _ClipFailure,
+    _retry_after_s,
+    caption_clips,
+    caption_path,
+    parse_caption,
+)
 from talkset.testing import synthetic_manifest
 
 from .openai_server import Behaviour, OpenAIServer
@@ -65,6 +73,11 @@ def key_env(monkeypatch):
     return ENV
 
 
+def flat(output: str) -> str:
+    """CLI output without the error box's borders and line breaks."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
+
+
 def kept_ids(out: Path) -> list[str]:
     return [r["id"] for r in json.loads((out / "manifest.json").read_text()) if r["status"] == "kept"]
 
@@ -96,7 +109,7 @@ def test_frames_differ_across_the_clip(out):
 
     imgs = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float) for j in jpegs]
     assert all(i.shape == (128, 128) for i in imgs)
-    assert min(np.abs(a - b).mean() for a, b in zip(imgs, imgs[1:])) > 1.0, "the same frame sent twice"
+    assert min(np.abs(a - b).mean() for a, b in itertools.pairwise(imgs)) > 1.0, "the same frame sent twice"
 
 
 def test_rerun_skips_captioned_clips_and_force_redoes_them(out, key_env):
@@ -269,8 +282,72 @@ def test_cli_caption_counts_and_errors(out, key_env):
         assert f"{'already captioned':<28}4" in result.output and len(srv.calls) == 4
     result = runner.invoke(app, ["caption", str(out), "--captioner", "clip", "--base-url", "http://x/v1",
                                  "--model", "m"])
-    assert result.exit_code == 2 and "unknown captioner 'clip'" in result.output
+    assert result.exit_code == 2 and "unknown captioner 'clip'" in flat(result.output)
     result = runner.invoke(app, ["caption", str(out), "--base-url", "https://api.example.invalid/v1", "--model",
                                  "m", "--api-key-env", "TALKSET_NO_SUCH_VAR"])
-    assert result.exit_code == 2 and "TALKSET_NO_SUCH_VAR is not set" in result.output
+    assert result.exit_code == 2 and "TALKSET_NO_SUCH_VAR is not set" in flat(result.output)
     assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory, request):
+    """A real curate output (keypoints, shot type and template caption by the annotate stage)."""
+    from talkset.curate.run import curate
+
+    media = Path(request.getfixturevalue("media"))
+    out = tmp_path_factory.mktemp("caption_real") / "out"
+    curate([media / "talking/vox_man_tv_224.mp4"], out, workers=1, progress=False)
+    return out
+
+
+@pytest.mark.slow
+def test_captions_on_a_real_curated_output_land_in_the_manifest(curated, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    before = [r for r in json.loads((curated / "manifest.json").read_text()) if r["status"] == "kept"]
+    assert before, "the fixture should keep a clip"
+    with OpenAIServer(Behaviour(key=KEY)) as srv:
+        summary = caption_clips(curated, base_url=srv.base_url, model="m", api_key_env=ENV, progress=False)
+    assert summary.failures == {} and summary.captioned == len(before)
+    by_id = {c.facts["clip_id"]: c.facts for c in srv.calls}
+    after = {r["id"]: r for r in json.loads((curated / "manifest.json").read_text())}
+    for rec in before:
+        facts = by_id[rec["id"]]
+        assert facts["shot_type"] == rec["annotations"]["shot_type"] is not None
+        assert facts["template_caption"] == rec["annotations"]["caption"] is not None
+        assert facts["sync"]["offset_frames"] == rec["scores"]["sync"]["offset_frames"]
+        assert set(facts["head_pose_deg"]) == {"pitch", "yaw", "roll"}  # from the keypoints file
+        rel = after[rec["id"]]["annotations"]["caption_structured"]
+        assert rel == f"annotations/{rec['id']}.caption.json"
+        cap = json.loads((curated / rel).read_text())
+        assert cap["summary"] == f"{rec['annotations']['shot_type']} clip {rec['id']} of {rec['metadata']['duration']} s"
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(curated / "manifest.parquet").to_pylist()
+    assert {r["id"]: r["annotations"]["caption_structured"] for r in rows if r["status"] == "kept"} == \
+        {rid: f"annotations/{rid}.caption.json" for rid in by_id}
+
+
+@pytest.mark.slow
+def test_cli_curate_with_captioner(media, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    out = tmp_path / "out"
+    with OpenAIServer(Behaviour(key=KEY, fail_first=1)) as srv:
+        result = CliRunner().invoke(app, ["curate", str(media / "talking/vox_man_tv_224.mp4"), "-o", str(out),
+                                          "-w", "1", "--no-progress", "--captioner", "openai", "--base-url",
+                                          srv.base_url, "--model", "m", "--api-key-env", ENV])
+    assert result.exit_code == 0, result.output
+    kept = kept_ids(out)
+    assert "clips kept" in result.output and f"{'captioned now':<28}{len(kept)}" in result.output
+    assert [c.status for c in srv.calls] == [500] + [200] * len(kept)
+    assert all(caption_path(out, k).is_file() for k in kept) and KEY not in result.output
+
+
+def test_cli_curate_checks_caption_options_before_curating(tmp_path, monkeypatch):
+    monkeypatch.delenv("TALKSET_NO_SUCH_VAR", raising=False)
+    result = CliRunner().invoke(app, ["curate", str(tmp_path), "-o", str(tmp_path / "out"), "--captioner",
+                                      "openai", "--base-url", "https://api.example.invalid/v1", "--model", "m",
+                                      "--api-key-env", "TALKSET_NO_SUCH_VAR"])
+    assert result.exit_code == 2 and "TALKSET_NO_SUCH_VAR is not set" in flat(result.output)
+    assert not (tmp_path / "out").exists(), "nothing may be curated when the caption pass cannot run"
+    result = CliRunner().invoke(app, ["curate", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "m"])
+    assert result.exit_code == 2 and "need --captioner openai" in flat(result.output)

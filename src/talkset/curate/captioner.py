@@ -184,7 +184,8 @@ def caption_clips(out_dir: str | Path, *, base_url: str, model: str, api_key_env
                 summary.failures[rec["id"]] = reason
                 log.warning("%s: caption failed: %s", rec["id"], reason)
             bar.update(1)
-    if summary.captioned:
+    if summary.captioned or any(caption_path(out, r["id"]).exists() and (r.get("annotations") or {}).get(
+            "caption_structured") is None for r in records):
         _refresh(out)
     summary.wall_seconds = time.perf_counter() - started
     return summary
@@ -252,12 +253,13 @@ def _refresh(out: Path) -> None:
     if not (out / ".talkset" / "done").is_dir():  # a manifest curate did not write: merging would lose it
         log.info("%s is not a talkset output folder; manifest.json left as it is", out)
         return
+    from talkset.curate.run import refresh_manifest
+    from talkset.run.store import OutputBusy
+
     try:
-        from talkset.curate.run import refresh_manifest
-    except ImportError:
-        log.warning("this talkset cannot refresh the manifest; caption files are in %s", out / "annotations")
-        return
-    refresh_manifest(out)
+        refresh_manifest(out)
+    except OutputBusy as e:  # the captions are on disk; the next caption run refreshes the manifest
+        log.warning("manifest not refreshed: %s", e)
 
 
 def _caption_one(out: Path, rec: dict[str, Any], endpoint: _Endpoint, frames: int,
@@ -307,9 +309,16 @@ def clip_facts(out: Path, rec: dict[str, Any]) -> dict[str, Any]:
                         if k in ("orientation", "movement", "rotation", "resolution")},
         "sync": {"offset_frames": sync.get("offset_frames"), "confidence": sync.get("confidence")},
     }
-    pose = _median_head_pose(out, ann.get("keypoints"))
-    if pose is not None:
-        facts["head_pose_deg"] = pose
+    measured = ann.get("facts") or {}  # framing, lighting, loudness, speech rate from the annotate stage
+    if measured:
+        facts["measured"] = measured
+    pose = measured.get("head_pose")
+    if isinstance(pose, list) and len(pose) == 3:
+        facts["head_pose_deg"] = {k: round(float(v), 1) for k, v in zip(("pitch", "yaw", "roll"), pose)}
+    else:
+        pose = _median_head_pose(out, ann.get("keypoints"))
+        if pose is not None:
+            facts["head_pose_deg"] = pose
     return facts
 
 
@@ -349,6 +358,7 @@ def sample_frames(video: Path, n: int, max_side: int = 512, quality: int = 85) -
     try:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame threads: most of the cost is decoding up to the last pick
             duration = _duration_s(container, stream)
             start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
             targets = [start + (i + 0.5) * duration / n for i in range(n)]
