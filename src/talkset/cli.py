@@ -354,6 +354,27 @@ def kps(
     typer.echo(f"{len(keypoints)} frames: {out}")
 
 
+@app.command()
+def report(
+    out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
+    dest: Path | None = typer.Option(None, "--out", "-o", help="Report folder [default: OUT/report]; must be "
+                                     "empty, new, or an earlier report."),
+    previews: bool = typer.Option(True, help="Make the short animated previews (the slow part)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Write a static HTML report that opens offline: funnel, distributions and a clip browser."""
+    from talkset.report import ReportError, build_report
+
+    _setup_logging(False)
+    try:
+        with _clear_errors():
+            index = build_report(out, dest, previews=previews, progress=progress)
+    except ReportError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"report: {index}")
+
+
 def main() -> None:
     """Console entry point: the CLI plus a quiet stderr (mediapipe's native notices dropped, here and in
     worker processes, which inherit the environment variable)."""
