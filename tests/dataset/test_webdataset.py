@@ -15,23 +15,6 @@ runner = CliRunner()
 CLIP = "talking/man_worldmap_844.mp4"
 
 
-def write_small_annotation(out, rec):
-    """An annotation npz following the contract (small, random points) when curate wrote none yet."""
-    if (rec.get("annotations") or {}).get("keypoints"):
-        return
-    rng = np.random.default_rng(0)
-    n = 4
-    face = rng.uniform(100, 700, (n, 478, 3)).astype(np.float16)
-    face[1] = np.nan
-    rel = f"annotations/{rec['id']}.npz"
-    (out / "annotations").mkdir(exist_ok=True)
-    np.savez_compressed(out / rel, t=np.arange(n) / 25.0, size=np.array([844, 844], np.int32), face=face,
-                        face_box=np.full((n, 4), 200, np.float32), head_pose=np.zeros((n, 3), np.float32),
-                        body=np.full((n, 33, 4), np.nan, np.float16), hands=np.full((n, 2, 21, 3), np.nan, np.float16),
-                        hand_score=np.zeros((n, 2), np.float16))
-    rec["annotations"] = {**(rec.get("annotations") or {}), "keypoints": rel}
-
-
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory, media):
     """A real curated folder, then four more clip records (ids with dots and spaces) with files of their own,
@@ -43,8 +26,7 @@ def curated(tmp_path_factory, media):
     records = read_json(out / "manifest.json")
     real = [r for r in records if r["status"] == "kept"]
     assert real, "the real clip was not kept"
-    for rec in real:
-        write_small_annotation(out, rec)
+    assert all(r["annotations"]["keypoints"] for r in real), "curate wrote no annotation npz"
     for i, cid in enumerate(["b.clip 0001", "a.clip.0002", "c-0003", "c_0003"]):
         extra = json.loads(json.dumps(real[0]))
         extra.update({"id": cid, "video-path": f"clips/extra{i}.mp4", "audio-path": f"clips/extra{i}.wav"})
