@@ -243,6 +243,77 @@ def demo(
     typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
 
 
+@app.command()
+def export(
+    out: Path = typer.Argument(..., help="An output folder of `talkset curate` (or its manifest.json)."),
+    format: str = typer.Option(..., "--format", "-f", help="webdataset (tar shards), vexpress (training JSON "
+                               "+ kps.pth per clip) or talkvid (TalkVid's metadata JSON)."),
+    dest: Path = typer.Option(..., "--out", "-o", help="Folder for the shards / V-Express export; "
+                              "the .json file for talkvid."),
+    shard_size: int | None = typer.Option(None, min=1, help="webdataset: clips per shard [default: 1000]."),
+    shard_bytes: str | None = typer.Option(None, help="webdataset: bytes per shard at most, e.g. 1GB, 500MiB."),
+    status: str = typer.Option("kept", help="Comma-separated record statuses to export."),
+    link: str = typer.Option("hardlink", help="vexpress: hardlink (copy across file systems), copy or symlink "
+                             "the clip files."),
+    force: bool = typer.Option(False, help="Replace an earlier export at --out."),
+) -> None:
+    """Export a curated dataset for training: WebDataset shards, V-Express layout or TalkVid JSON."""
+    from talkset.dataset.webdataset import ExportError, export_webdataset, parse_bytes
+
+    _setup_logging(False)
+    statuses = tuple(s.strip() for s in status.split(",") if s.strip())
+    if format != "webdataset" and (shard_size or shard_bytes):
+        raise typer.BadParameter("--shard-size and --shard-bytes are for --format webdataset")
+    try:
+        if format == "webdataset":
+            try:
+                max_bytes = parse_bytes(shard_bytes) if shard_bytes else None
+            except ValueError as e:
+                raise typer.BadParameter(str(e), param_hint="--shard-bytes") from None
+            result = export_webdataset(out, dest, max_samples=shard_size, max_bytes=max_bytes, statuses=statuses,
+                                       force=force)
+        elif format == "vexpress":
+            from talkset.dataset.vexpress import export_vexpress
+
+            result = export_vexpress(out, dest, statuses=statuses, link=link, force=force)
+        elif format == "talkvid":
+            from talkset.dataset.talkvid import export_talkvid
+
+            result = export_talkvid(out, dest, statuses=statuses, force=force)
+        else:
+            raise typer.BadParameter(f"unknown format {format!r} (choose webdataset, vexpress or talkvid)",
+                                     param_hint="--format")
+    except ExportError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    for s in result.skipped:
+        typer.echo(f"talkset: warning: skipped {s.id}: {s.reason}", err=True)
+    typer.echo(f"{result.samples} clips exported to {result.dest}" +
+               (f" ({len(result.skipped)} skipped)" if result.skipped else ""))
+
+
+@app.command("import-talkvid")
+def import_talkvid_cmd(
+    metadata: Path = typer.Argument(..., help="TalkVid's metadata (a JSON list of clip records, or JSON Lines)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for manifest.json and manifest.parquet."),
+    clips: Path | None = typer.Option(None, help="Output folder of TalkVid's download_clips.py, to link the "
+                                      "downloaded clip files."),
+    force: bool = typer.Option(False, help="Replace a manifest already in --out."),
+) -> None:
+    """Turn TalkVid's released metadata into a talkset manifest (so `talkset bench build` runs on it)."""
+    from talkset.dataset.talkvid import TalkVidError, import_talkvid
+
+    _setup_logging(False)
+    try:
+        result = import_talkvid(metadata, out, clips_dir=clips, force=force)
+    except TalkVidError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{result.samples} clips imported" +
+               (f" ({len(result.skipped)} records skipped)" if result.skipped else ""))
+    typer.echo(f"manifest: {out / 'manifest.json'}")
+
+
 bench_app = typer.Typer(help="Build a stratified benchmark from a manifest; report subgroup gaps.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
