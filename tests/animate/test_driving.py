@@ -8,8 +8,16 @@ import av
 import numpy as np
 import pytest
 
-from talkset.animate.driving import (DrivingError, closest_frame, compute_ratio, motion_from_mesh,
-                                     motion_from_video, placement, retarget_kps, _raw_features)
+from talkset.animate.driving import (
+    DrivingError,
+    _raw_features,
+    closest_frame,
+    compute_ratio,
+    motion_from_mesh,
+    motion_from_video,
+    placement,
+    retarget_kps,
+)
 from talkset.audio.io import load_audio
 from talkset.curate.scores.sync import av_offset
 from talkset.vision.face import head_pose
@@ -165,8 +173,9 @@ def test_driving_jaw_is_in_sync_with_its_own_speech(media, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["fix_face", "no_retarget", "offset_retarget", "naive_retarget"])
 def test_motion_from_video_end_to_end(media, strategy):
-    from talkset.vision.face import FaceDetector, FaceMesher
     import cv2
+
+    from talkset.vision.face import FaceDetector, FaceMesher
 
     img = cv2.cvtColor(cv2.imread(str(media / "images/woman_frontal_624.jpg")), cv2.COLOR_BGR2RGB)
     lm = FaceMesher(tracking=False)(img, FaceDetector()(img)[0])

@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from talkset.cli import app
 from talkset.vision.face import FaceDetector
-from talkset.vision.kps import KpsError, kps_from_landmarks, load_kps, save_kps, video_kps
+from talkset.vision.kps import (
+    KpsError,
+    kps_from_landmarks,
+    load_kps,
+    save_kps,
+    video_kps,
+)
 
 FAST = ["talking/vox_man_tv_224.mp4", "talking/hdtf_woman_flag_512_mpeg4.mp4"]
 SLOW = ["talking/woman_blazer_1920x1080.mp4", "talking/woman_outdoor_1080x1920_hevc.mp4",

@@ -27,9 +27,22 @@ from pathlib import Path
 import numpy as np
 
 from talkset.animate.track import MotionTrack
-from talkset.vision.face import EYE_OUTER_L, EYE_OUTER_R, INNER_LIP_BOTTOM, INNER_LIP_TOP, MOUTH_CORNER_L, \
-    MOUTH_CORNER_R, head_pose
-from talkset.vision.kps import KPS_SIZE, MeshTrack, fill_missing, kps_from_landmarks, mesh_video
+from talkset.vision.face import (
+    EYE_OUTER_L,
+    EYE_OUTER_R,
+    INNER_LIP_BOTTOM,
+    INNER_LIP_TOP,
+    MOUTH_CORNER_L,
+    MOUTH_CORNER_R,
+    head_pose,
+)
+from talkset.vision.kps import (
+    KPS_SIZE,
+    MeshTrack,
+    fill_missing,
+    kps_from_landmarks,
+    mesh_video,
+)
 
 log = logging.getLogger(__name__)
 

@@ -188,6 +188,7 @@ def save_kps(kps: list[np.ndarray], path: str | Path) -> Path:
     The file is written beside the target and renamed into place, so a crash never leaves half a file.
     """
     import os
+
     import torch
 
     path = Path(path)
