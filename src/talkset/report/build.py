@@ -400,10 +400,10 @@ def _funnel_html(f: Funnel) -> str:
             html.append('<span class="arrow">→</span>')
         html.append(f'<div class="step"><b id="n-{key}">{n}</b><span>{label}</span></div>')
     html.append("</div>")
-    html.append(f'<p class="note"><span id="n-failed">{f.failed_sources}</span> sources unusable, '
-                f'<span id="n-nocand">{f.sources_without_candidates}</span> gave no candidate; '
-                f'<span id="n-rejected">{f.rejected}</span> candidates rejected; '
-                f'{f.kept_seconds / 60:.1f} min kept.</p>')
+    html.append(f'<p class="note">unusable sources: <span id="n-failed">{f.failed_sources}</span> · '
+                f'sources without a candidate: <span id="n-nocand">{f.sources_without_candidates}</span> · '
+                f'candidates rejected: <span id="n-rejected">{f.rejected}</span> · '
+                f'kept: {f.kept_seconds / 60:.1f} min</p>')
     if f.rejections:
         html.append('<h3>Rejections by reason</h3><p class="note">A record counts once per reason key; '
                     'one may have several.</p><table id="rejections"><tr><th>reason</th><th>records</th></tr>')
