@@ -155,3 +155,18 @@ def test_json_lines_and_the_input_is_left_alone(talkvid_file, tmp_path):
     write_json([rec], tmp_path / "o/manifest.json")
     export_talkvid(tmp_path / "o", tmp_path / "x.json")
     assert json.loads((tmp_path / "x.json").read_text())[0]["info"]["Gender"] == "changed"
+
+
+def test_downloaded_clips_are_found_by_video_id_and_span(talkvid_file, tmp_path):
+    path, items = talkvid_file
+    clips = tmp_path / "clips_output"
+    (clips / "VID001abcd").mkdir(parents=True)
+    mp4 = clips / "VID001abcd" / "VID001abcd_002_0.100_6.100.mp4"  # TalkVid's download_clips.py naming
+    mp4.write_bytes(b"x")
+    (clips / "VID001abcd" / "VID001abcd_002_0.100_6.100.m4a").write_bytes(b"y")
+    result = runner.invoke(app, ["import-talkvid", str(path), "-o", str(tmp_path / "o"), "--clips", str(clips)])
+    assert result.exit_code == 0, result.output
+    records = {r["id"]: r for r in read_json(tmp_path / "o/manifest.json")}
+    linked = {i: r["video-path"] for i, r in records.items() if r["video-path"]}
+    assert linked == {items[1]["id"]: str(mp4.resolve())}
+    assert records[items[1]["id"]]["audio-path"].endswith(".m4a")
