@@ -31,6 +31,7 @@ class Behaviour:
         rate_limit_first: answer 429 with ``Retry-After: retry_after_s`` to this many calls first.
         content: "json" (a plain JSON object), "fenced" (JSON in a ```json fence with prose), "invalid"
             (no JSON at all).
+        redirect_to: answer every call with a 307 to this URL.
     """
 
     key: str | None = None
@@ -39,6 +40,7 @@ class Behaviour:
     rate_limit_first: int = 0
     retry_after_s: int = 1
     content: str = "json"
+    redirect_to: str | None = None
 
 
 @dataclass
@@ -99,6 +101,8 @@ class OpenAIServer:
         n = self._record(call)
         if b.delay_s:
             time.sleep(b.delay_s)
+        if b.redirect_to:
+            return self._error(h, call, 307, "moved", {"Location": b.redirect_to})
         if h.path != "/v1/chat/completions":
             return self._error(h, call, 404, f"no route {h.path}")
         if b.key is not None and h.headers.get("Authorization") != f"Bearer {b.key}":

@@ -180,6 +180,14 @@ def test_401_is_not_retried_and_stops_the_run(out, key_env, monkeypatch):
     assert all(r.startswith("not sent: the endpoint refused") for r in reasons[1:])
 
 
+def test_redirects_are_not_followed_with_the_key(out, key_env):
+    with OpenAIServer(Behaviour()) as elsewhere, \
+            OpenAIServer(Behaviour(redirect_to=elsewhere.base_url + "/chat/completions")) as srv:
+        summary = caption_clips(out, base_url=srv.base_url, model="m", api_key_env=key_env, **FAST)
+    assert elsewhere.calls == [] and len(srv.calls) == 4 and summary.captioned == 0
+    assert all(r.startswith("HTTP 307") and "redirects are not followed" in r for r in summary.failures.values())
+
+
 @pytest.mark.parametrize("content", ["fenced", "invalid"])
 def test_answers_in_fences_are_read_and_prose_is_a_reason(out, key_env, content):
     with OpenAIServer(Behaviour(key=KEY, content=content)) as srv:

@@ -11,6 +11,7 @@ Only the standard library speaks HTTP here (urllib): no client dependency.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import http.client
 import ipaddress
@@ -109,15 +110,22 @@ class _Endpoint:
 
     def open(self, req: urllib.request.Request):
         # a local server is reached directly, whatever proxy the environment names
-        opener = _DIRECT if self.loopback else urllib.request.build_opener()
-        return opener.open(req, timeout=self.timeout_s)
+        return (_DIRECT if self.loopback else _OPENER).open(req, timeout=self.timeout_s)
 
     def redact(self, text: str) -> str:
         key = self.key.reveal()
         return text.replace(key, "<redacted>") if key else text
 
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send the Authorization header on to the new host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+_DIRECT = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler({}))
 
 
 class _ClipFailure(Exception):
@@ -171,8 +179,11 @@ def caption_clips(out_dir: str | Path, *, base_url: str, model: str, api_key_env
     refused = threading.Event()
     from tqdm import tqdm
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool, \
-            tqdm(total=len(todo), unit="clip", desc="caption", disable=not progress) as bar:
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    # on Ctrl-C, clips not started are dropped instead of waited for (in-flight ones end within the timeout)
+    with contextlib.ExitStack() as stack:
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        bar = stack.enter_context(tqdm(total=len(todo), unit="clip", desc="caption", disable=not progress))
         futures = {pool.submit(_caption_one, out, rec, endpoint, frames, refused): rec for rec in todo}
         for fut in as_completed(futures):
             rec = futures[fut]
@@ -197,11 +208,11 @@ def caption_path(out_dir: str | Path, clip_id: str) -> Path:
 
 def check_endpoint(base_url: str, api_key_env: str) -> None:
     """Raises CaptionError now if a caption run with these settings could not start (for CLI checks)."""
-    _endpoint(base_url, "-", api_key_env, 1, 0, 0)
+    _endpoint(base_url, "-", api_key_env, 1, 0, 0, warn=False)
 
 
 def _endpoint(base_url: str, model: str, api_key_env: str, timeout_s: float, retries: int,
-              backoff_s: float) -> _Endpoint:
+              backoff_s: float, warn: bool = True) -> _Endpoint:
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CaptionError(f"--base-url must be an http(s) URL like https://api.openai.com/v1 "
@@ -220,7 +231,8 @@ def _endpoint(base_url: str, model: str, api_key_env: str, timeout_s: float, ret
         if not loopback:
             raise CaptionError(f"environment variable {api_key_env} is not set (or empty): the API key for "
                                f"{public} must come from it")
-        log.warning("%s is not set: sending requests to %s without an API key", api_key_env, public)
+        if warn:
+            log.warning("%s is not set: sending requests to %s without an API key", api_key_env, public)
     return _Endpoint(url=public + "/chat/completions", public_base_url=public, model=model, key=_Secret(key),
                      timeout_s=float(timeout_s), retries=int(retries), backoff_s=float(backoff_s),
                      loopback=loopback)
@@ -432,6 +444,9 @@ def _post(endpoint: _Endpoint, body: dict[str, Any], clip_id: str) -> dict[str, 
         except urllib.error.HTTPError as e:
             detail = _error_detail(e)
             reason = f"HTTP {e.code} from {endpoint.url}" + (f": {detail}" if detail else "")
+            if 300 <= e.code < 400:
+                raise _ClipFailure(reason + f" redirecting to {e.headers.get('Location')!r}: redirects are not "
+                                   "followed (the key would go along); give the final URL as base URL") from None
             if e.code in (401, 403):
                 raise _Refused(reason + " (check the key in the environment variable)") from None
             if e.code != 429 and e.code < 500:
