@@ -94,7 +94,7 @@ def build_report(out_dir: str | Path, dest: str | Path | None = None, *, preview
         out_dir: an output folder of ``talkset curate`` (holds manifest.json).
         dest: the report folder [default: ``out_dir/report``]; created if missing; must be empty or an
             earlier report.
-        previews: also make the animated previews (about 3 s at 8 fps, 160 px; the slow part).
+        previews: also make the animated previews (about 3 s at 6 fps, 128 px; the slow part).
         progress: show a progress bar while pictures are made.
 
     Raises:

@@ -16,9 +16,9 @@ from PIL import Image
 from talkset.media.frames import scaled_size, upright
 
 THUMB_MAX_SIDE = 320
-PREVIEW_MAX_SIDE = 160
+PREVIEW_MAX_SIDE = 128
 PREVIEW_S = 3.0
-PREVIEW_FPS = 8.0
+PREVIEW_FPS = 6.0
 
 
 class MediaError(Exception):
@@ -83,7 +83,7 @@ def _decode_window(container, vs, start: float, mid: float, lo: float, hi: float
         if best is None or abs(t - mid) < best[0]:
             best = (abs(t - mid), t, frame, rot)
         if preview and lo - 1e-3 <= t <= hi + 1e-3 and t >= next_sample - 1e-3:
-            frames.append(_image(frame, rot, PREVIEW_MAX_SIDE))
+            frames.append(_image(frame, rot, PREVIEW_MAX_SIDE, fast=True))
             next_sample += 1.0 / PREVIEW_FPS
         if t > hi and t > mid:
             break
@@ -93,9 +93,10 @@ def _decode_window(container, vs, start: float, mid: float, lo: float, hi: float
     return Grab(_image(frame, rot, THUMB_MAX_SIDE), t - start, frames)
 
 
-def _image(frame: av.VideoFrame, rotation_deg: int, max_side: int) -> Image.Image:
+def _image(frame: av.VideoFrame, rotation_deg: int, max_side: int, fast: bool = False) -> Image.Image:
+    """The frame as an upright RGB picture; ``fast``: bilinear scaling (previews are small and brief)."""
     w, h = scaled_size(frame.width, frame.height, max_side)
-    rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+    rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR" if fast else "AREA")
     return Image.fromarray(upright(rgb, rotation_deg))
 
 
