@@ -21,9 +21,10 @@ from talkset.animate.rig import EYE_LOWER, EYE_UPPER, INNER_LOWER, INNER_UPPER, 
 from talkset.animate.track import MotionTrack
 
 GRID_STEP = 8  # pixels between exact warp samples; the map is bilinear in between
-# Eyes and mouth fold sharply (a closing lid, an opening jaw): there the map is exact at every pixel, in boxes
+# Eyes and mouth fold sharply (a closing lid, an opening jaw): there the map is sampled densely, in boxes
 # around the target contours (margins in D, the outer-eye-corner distance).
 EXACT_MARGIN_D = 0.12
+EXACT_STEP = 2  # pixels between warp samples there
 CROP_FACE_SCALE = 2.1  # crop side in detector-box sides: head, hair, neck and some shoulder
 CROP_DOWN = 0.12  # crop centre below the box centre, in crop sides (the neck is below, hair above)
 MAX_WHOLE_SIDE = 1920  # whole-image output is scaled down to this long side
@@ -153,14 +154,14 @@ class Renderer:
         self._grid_shape = (gh, gw)
 
     def _exact_boxes(self, mesh: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """(x0, y0, x1, y1) pixel boxes around the target eyes and lips, clipped to the frame."""
+        """(x0, y0, x1, y1) boxes (even coordinates) around the target eyes and lips, clipped to the frame."""
         w, h = self.frame_size
         pad = EXACT_MARGIN_D * self.rig.frame.unit_px
         boxes = []
         for part in _EXACT_PARTS:
             pts = mesh[part, :2]
-            x0, y0 = np.floor(pts.min(axis=0) - pad).astype(int)
-            x1, y1 = np.ceil(pts.max(axis=0) + pad).astype(int)
+            x0, y0 = (np.floor(pts.min(axis=0) - pad).astype(int) // EXACT_STEP) * EXACT_STEP
+            x1, y1 = -(-np.ceil(pts.max(axis=0) + pad).astype(int) // EXACT_STEP) * EXACT_STEP
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
             if x1 > x0 and y1 > y0:
                 boxes.append((int(x0), int(y0), int(x1), int(y1)))
@@ -171,32 +172,29 @@ class Renderer:
 
         Args:
             targets: (P, 2) target positions of the rig's control points (``rig.rest_points`` order).
-            mesh: (478, 3) target mesh; with it, the map is exact at every pixel around the eyes and lips.
+            mesh: (478, 3) target mesh; with it, the map is sampled densely around the eyes and lips.
         """
         boxes = self._exact_boxes(mesh) if mesh is not None else []
         queries = [self._grid]
         for x0, y0, x1, y1 in boxes:
-            yy, xx = np.mgrid[y0:y1, x0:x1]
-            queries.append(np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float64))
+            gy, gx = np.mgrid[0:(y1 - y0) // EXACT_STEP, 0:(x1 - x0) // EXACT_STEP]
+            queries.append(np.column_stack([x0 + (gx.ravel() + 0.5) * EXACT_STEP - 0.5,
+                                            y0 + (gy.ravel() + 0.5) * EXACT_STEP - 0.5]))
         q = np.concatenate(queries)
-        tri = Delaunay(targets)
-        simplex = tri.find_simplex(q)
-        simplex = np.where(simplex < 0, 0, simplex)  # outside the hull cannot happen (border points)
-        t = tri.transform[simplex]
-        b2 = np.einsum("nij,nj->ni", t[:, :2], q - t[:, 2])
-        bary = np.column_stack([b2, 1 - b2.sum(axis=1)])
-        src = np.einsum("ni,nij->nj", bary, self.rig.rest_points[tri.simplices[simplex]]).astype(np.float32)
+        src = piecewise_affine(targets, self.rig.rest_points, q).astype(np.float32)
         gh, gw = self._grid_shape
         w, h = self.frame_size
         n = gh * gw
-        mx = cv2.resize(src[:n, 0].reshape(gh, gw), (gw * GRID_STEP, gh * GRID_STEP),
-                        interpolation=cv2.INTER_LINEAR)[:h, :w]
-        my = cv2.resize(src[:n, 1].reshape(gh, gw), (gw * GRID_STEP, gh * GRID_STEP),
-                        interpolation=cv2.INTER_LINEAR)[:h, :w]
+        up = (gw * GRID_STEP, gh * GRID_STEP)
+        mx = cv2.resize(src[:n, 0].reshape(gh, gw), up, interpolation=cv2.INTER_LINEAR)[:h, :w]
+        my = cv2.resize(src[:n, 1].reshape(gh, gw), up, interpolation=cv2.INTER_LINEAR)[:h, :w]
         for x0, y0, x1, y1 in boxes:
-            k = (y1 - y0) * (x1 - x0)
-            mx[y0:y1, x0:x1] = src[n:n + k, 0].reshape(y1 - y0, x1 - x0)
-            my[y0:y1, x0:x1] = src[n:n + k, 1].reshape(y1 - y0, x1 - x0)
+            bh, bw = (y1 - y0) // EXACT_STEP, (x1 - x0) // EXACT_STEP
+            k = bh * bw
+            mx[y0:y1, x0:x1] = cv2.resize(src[n:n + k, 0].reshape(bh, bw), (x1 - x0, y1 - y0),
+                                          interpolation=cv2.INTER_LINEAR)
+            my[y0:y1, x0:x1] = cv2.resize(src[n:n + k, 1].reshape(bh, bw), (x1 - x0, y1 - y0),
+                                          interpolation=cv2.INTER_LINEAR)
             n += k
         return mx, my
 
@@ -212,6 +210,38 @@ class Renderer:
         """The frames of ``track`` one at a time (RGB uint8), so a long track never sits in memory."""
         for i in range(len(track)):
             yield self.render_frame(track, i)
+
+
+def piecewise_affine(targets: np.ndarray, sources: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Source positions of ``queries`` under the piecewise-affine map targets → sources.
+
+    The map is linear on each triangle of the Delaunay triangulation of ``targets``. Point location uses
+    matplotlib's trapezoid map, whose cost does not depend on sliver triangles (scipy's walk falls back to a
+    brute-force search when lips or lids touch, hundreds of times slower).
+
+    Args:
+        targets: (P, 2) control points in the output frame, pixels.
+        sources: (P, 2) where each control point comes from in the portrait, pixels.
+        queries: (Q, 2) output positions, pixels, inside the hull of ``targets``.
+    """
+    import matplotlib.tri as mtri
+
+    simplices = Delaunay(targets).simplices
+    found = mtri.Triangulation(targets[:, 0], targets[:, 1], simplices).get_trifinder()(queries[:, 0],
+                                                                                      queries[:, 1])
+    lost = found < 0
+    if lost.any():  # on a sliver edge; scipy's exact search for these few points
+        found[lost] = np.maximum(Delaunay(targets).find_simplex(queries[lost], bruteforce=True), 0)
+    tri = simplices[found]
+    a, b, c = targets[tri[:, 0]], targets[tri[:, 1]], targets[tri[:, 2]]
+    v0, v1, v2 = b - a, c - a, queries - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = np.abs(den) > 1e-9
+    den = np.where(ok, den, 1.0)
+    wb = np.where(ok, (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, 0.0)
+    wc = np.where(ok, (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, 0.0)
+    wa = 1 - wb - wc
+    return wa[:, None] * sources[tri[:, 0]] + wb[:, None] * sources[tri[:, 1]] + wc[:, None] * sources[tri[:, 2]]
 
 
 class MouthPainter:
@@ -230,7 +260,7 @@ class MouthPainter:
         # Cavity: the lips' hue, very dark; teeth: a warm off-white at the face's overall brightness.
         self.cavity = np.clip(lip * 0.28, 8, 90).astype(np.float32)
         self.throat = np.clip(lip * 0.12, 4, 50).astype(np.float32)
-        self.teeth = np.clip(np.array([222.0, 214, 198]) * brightness, 120, 245).astype(np.float32)
+        self.teeth = np.clip(np.array([208.0, 200, 186]) * brightness, 110, 235).astype(np.float32)
         self.feather = max(0.6, 0.012 * self.unit)
 
     def paint(self, frame: np.ndarray, mesh: np.ndarray) -> None:
@@ -263,7 +293,7 @@ class MouthPainter:
         inside = fill([poly])
         gap_mid = max(float(gaps.max()), 1e-3)
         # Teeth: a band under the upper lip, as tall as a fraction of the local opening (none at the corners).
-        tooth_h = np.minimum(gaps * 0.45, 0.075 * self.unit)
+        tooth_h = np.minimum(gaps * 0.35, 0.055 * self.unit)
         upper_teeth = fill([np.concatenate([upper, (upper + np.column_stack([0 * tooth_h, tooth_h]))[::-1]])])
         low_h = np.clip(gaps - 0.16 * self.unit, 0, 0.04 * self.unit)
         lower_teeth = fill([np.concatenate([lower - np.column_stack([0 * low_h, low_h]), lower[::-1]])])
@@ -277,7 +307,13 @@ class MouthPainter:
         side = np.clip(np.abs(xs - cx) / half, 0, 1)
         throat_w = np.clip(1 - side ** 2, 0, 1) * np.sin(np.pi * depth)
         cavity = self.cavity[None, None] + (self.throat - self.cavity)[None, None] * throat_w[..., None]
-        teeth_shade = (1 - 0.45 * side ** 2)[..., None]
+        # Teeth: darker to the sides and in the upper lip's shadow, with faint gaps between incisor-wide teeth.
+        tooth_w = 0.075 * self.unit
+        gaps_x = np.cos(np.pi * (xs - cx) / tooth_w) ** 24
+        under_lip = np.clip((ys - top) / max(0.02 * self.unit, 1.0), 0, 1)
+        teeth_shade = ((1 - 0.6 * side ** 2) * (1 - 0.2 * gaps_x) * (0.75 + 0.25 * under_lip))[..., None]
+        upper_teeth = cv2.GaussianBlur(upper_teeth, (0, 0), self.feather)
+        lower_teeth = cv2.GaussianBlur(lower_teeth, (0, 0), self.feather)
         img = cavity
         img = img + (self.teeth * teeth_shade - img) * upper_teeth[..., None]
         img = img + (self.teeth * 0.8 * teeth_shade - img) * lower_teeth[..., None]
