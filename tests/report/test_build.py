@@ -163,3 +163,22 @@ def test_a_thousand_records_render_one_page(tmp_path, chrome, rt):
     assert rt.errors_in(log) == []
     assert rt.matching(chrome) == 1200 and len(rt.card_ids(chrome)) == 48
     assert chrome.find_element("id", "page").text == "page 1 of 25"
+
+
+def test_rejected_clip_without_file_shows_its_source_frame(tmp_path, media):
+    """The thumbnail of a record with no clip file is the source's frame at the span's middle (2.5 s here)."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    src = media / "talking" / "vox_woman_hand_occlusion_224.mp4"  # the head turns: frames differ over time
+    rec = synthetic_manifest(1)[0]
+    rec.update(status="rejected", reasons=["quality: 10 < 40"], source={"path": str(src), "start": 1.0, "end": 4.0})
+    (tmp_path / "manifest.json").write_text(json.dumps([rec]))
+    index = build_report(tmp_path, progress=False)
+    thumb = np.asarray(Image.open(index.parent / _data(index)["clips"][0]["thumb"]).convert("L"), dtype=float)
+    with av.open(str(src)) as c:
+        frames = {round(f.time, 2): f.to_ndarray(format="gray").astype(float) for f in c.decode(video=0)}
+    diff = {t: np.abs(g - thumb).mean() for t, g in frames.items() if g.shape == thumb.shape}
+    best = min(diff, key=diff.get)
+    assert abs(best - 2.5) <= 0.04 and diff[best] < 3 < diff[min(diff, key=lambda t: abs(t - 1.0))]

@@ -38,6 +38,7 @@ log = logging.getLogger("talkset.report")
 STATE_NAME = ".talkset-report.json"
 STATIC_FILES = ("report.css", "report.js", "placeholder.svg")
 STATE_SAVE_EVERY = 100  # records; an interrupted run keeps most of its cache
+MAX_FAILURES_SHOWN = 200  # in the funnel; every one is also a record in the browser
 
 
 class ReportError(Exception):
@@ -107,6 +108,7 @@ def build_report(out_dir: str | Path, dest: str | Path | None = None, *, preview
     dest = Path(dest) if dest is not None else out / "report"
     owned = _Owned.open(dest)
     rows, poses = _media_rows(records, out, owned, previews, progress)
+    owned.cache = {r["id"]: owned.cache[r["id"]] for r in records if r["id"] in owned.cache}
     for name in STATIC_FILES:
         owned.write(f"static/{name}", (resources.files("talkset.report") / "static" / name).read_bytes())
     page = render_page(records, rows, poses, title=f"talkset report: {out.resolve().name}")
@@ -412,11 +414,14 @@ def _funnel_html(f: Funnel) -> str:
         html.append("</table>")
     if f.failures:
         html.append('<h3>Unusable sources</h3><ul id="failures">')
-        for path, reason in f.failures:
+        for path, reason in f.failures[:MAX_FAILURES_SHOWN]:
             # Curate's reasons start with the path already.
             rest = reason[len(path):].lstrip(": ") if reason.startswith(path) else reason
             html.append(f'<li><code>{e(path)}</code>: <span>{e(rest)}</span></li>')
         html.append("</ul>")
+        if len(f.failures) > MAX_FAILURES_SHOWN:
+            html.append(f'<p class="note">and {len(f.failures) - MAX_FAILURES_SHOWN} more (filter the clip '
+                        'browser by status "failed")</p>')
     return "".join(html)
 
 
