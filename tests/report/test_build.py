@@ -15,14 +15,14 @@ from talkset.curate.run import merge
 from talkset.dataset.manifest import ClipRecord, Span
 from talkset.report import ReportError, build_report, funnel
 from talkset.report import build as build_mod
-from talkset.report.build import STATE_NAME, embed_json
+from talkset.report.build import embed_json
 from talkset.run.store import OutputStore
 from talkset.testing import synthetic_manifest, synthetic_part
 
 
 def _data(index) -> dict:
     html = index.read_text(encoding="utf-8")
-    m = re.search(r'<script type="application/json" id="talkset-data">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/json" id="talkset-data">(.*?)</script>', html, re.DOTALL)
     return json.loads(m.group(1))
 
 

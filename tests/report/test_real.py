@@ -46,7 +46,7 @@ def test_page_loads_clean_and_funnel_equals_the_manifest(chrome, rt, real_report
     out, recs, summary, index = real_report
     log = rt.open_report(chrome, index)
     assert rt.errors_in(log) == []
-    text = lambda i: int(chrome.find_element("id", i).text)  # noqa: E731
+    text = lambda i: int(chrome.find_element("id", i).text)
     assert (text("n-sources"), text("n-candidates"), text("n-kept"), text("n-failed")) == (
         summary.videos, summary.candidates, summary.clips_kept, summary.failed_videos) == (3, 2, 1, 1)
     shown = dict(chrome.execute_script("return Array.from(document.querySelectorAll('#rejections tr')).slice(1)"
@@ -63,7 +63,7 @@ def test_nothing_from_a_file_name_runs(chrome, rt, real_report):
     _, recs, _, index = real_report
     rt.open_report(chrome, index)
     with pytest.raises(NoAlertPresentException):
-        chrome.switch_to.alert.text
+        chrome.switch_to.alert.accept()
     assert chrome.execute_script("return document.querySelectorAll('[onerror], img[src=x], img[src=y]').length") == 0
     page = chrome.find_element("tag name", "body").text
     assert NAMES[0] in page and "script><img src=y onerror=alert(2)>.mp4" in page  # shown, as text
@@ -83,8 +83,8 @@ def test_status_filter_and_overlay_on_real_annotations(chrome, rt, real_report):
         pytest.skip("this curate writes no keypoint annotations yet")
     chrome.find_element("id", "overlay").click()
     for r in annotated:
-        circles = rt.wait_for(lambda: chrome.find_elements(
-            "css selector", f'.card[data-id="{r["id"]}"] svg.overlay circle.face'))
+        circles = rt.wait_for(lambda rid=r["id"]: chrome.find_elements(
+            "css selector", f'.card[data-id="{rid}"] svg.overlay circle.face'))
         with np.load(out / r["annotations"]["keypoints"]) as z:
             w, h = z["size"]
             faces = np.isfinite(z["face"][:, :, :2].astype(np.float32)).all(axis=2).sum(axis=1)

@@ -378,7 +378,7 @@ def distributions(records: list[dict[str, Any]], poses: dict[str, list[float]]) 
         ("sync-confidence", "Sync confidence", plots.histogram(*split(lambda r: _score(r, "sync", "confidence")))),
     ]
     for i, name in enumerate(("pitch", "yaw", "roll")):
-        values = split(lambda r: (poses.get(r["id"]) or [None] * 3)[i])
+        values = split(lambda r, i=i: (poses.get(r["id"]) or [None] * 3)[i])
         charts.append((f"head-{name}", f"Head {name} (median per clip, °)",
                        plots.histogram(*values, unit="°") if any(v is not None for v in values[0] + values[1])
                        else '<p class="note">no keypoint annotations</p>'))

@@ -68,7 +68,7 @@ def histogram(kept: list[float], other: list[float], *, unit: str = "", integer:
     parts.append(f'<text x="{LEFT}" y="{H - BOTTOM + 14}" font-size="11">{escape(lo_label + unit)}</text>'
                  f'<text x="{W - RIGHT}" y="{H - BOTTOM + 14}" font-size="11" text-anchor="end">'
                  f'{escape(hi_label + unit)}</text>')
-    parts.append(_legend(int(len(k)), int(len(o))))
+    parts.append(_legend(len(k), len(o)))
     parts.append("</svg>")
     return "".join(parts)
 
