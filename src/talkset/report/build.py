@@ -254,11 +254,11 @@ def _media_entry(rec: dict[str, Any], out: Path, owned: _Owned, previews: bool) 
     old = owned.cache.get(rec["id"])
     wanted = [r for r in (old or {}).get("files", []) if previews or not r.endswith(".webp")]
     if (old and old.get("fp") == fp and all(owned.has(r) for r in wanted)
-            and (not previews or old.get("preview") or path is None or old.get("note"))):
+            and (not previews or old.get("previews"))):
         for r in wanted:
             owned.keep(r)
         return dict(old, preview=old.get("preview") if previews else None)
-    entry: dict[str, Any] = {"fp": fp, "origin": origin, "thumb": None, "thumb_t": None, "preview": None,
+    entry: dict[str, Any] = {"fp": fp, "previews": previews, "origin": origin, "thumb": None, "thumb_t": None, "preview": None,
                              "kp": None, "head_pose": None, "note": None if path or origin == "unusable source" else origin, "files": []}
     if path is not None:
         try:
