@@ -154,9 +154,7 @@ def filter_manifest(out_dir: str | Path, config: Config | str | Path | None) -> 
         FileNotFoundError: ``out_dir`` is not a talkset output folder.
         OutputBusy: another talkset run holds the folder.
     """
-    store = OutputStore(out_dir)
-    if not store.done.is_dir():
-        raise FileNotFoundError(f"{out_dir}: not a talkset output folder (no .talkset/done)")
+    store = _existing_store(out_dir)
     with store.exclusive("filter"):
         return merge(store, config if isinstance(config, Config) else Config.load(config))
 
@@ -242,6 +240,13 @@ def speaker_ids(store: OutputStore, max_distance: float) -> dict[str, str]:
     return out
 
 
+def _existing_store(out_dir: str | Path) -> OutputStore:
+    store = OutputStore(out_dir)
+    if not store.done.is_dir():
+        raise FileNotFoundError(f"{out_dir}: not a talkset output folder (no .talkset/done)")
+    return store
+
+
 def refresh_manifest(out_dir: str | Path) -> Summary:
     """Rewrites an output folder's manifests from its parts with the thresholds last used there (after
     files were added beside the clips, e.g. structured captions).
@@ -250,9 +255,7 @@ def refresh_manifest(out_dir: str | Path) -> Summary:
         FileNotFoundError: ``out_dir`` is not a talkset output folder.
         OutputBusy: another talkset run holds the folder.
     """
-    store = OutputStore(out_dir)
-    if not store.done.is_dir():
-        raise FileNotFoundError(f"{out_dir}: not a talkset output folder (no .talkset/done)")
+    store = _existing_store(out_dir)
     saved = store.state / "config.json"
     config = Config.load(None)
     if saved.exists():

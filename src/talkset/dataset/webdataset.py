@@ -17,16 +17,14 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from talkset.dataset.manifest import CLIP, KEPT
-from talkset.run.store import atomic_write_json, fsync_dir
+from talkset.run.store import atomic_file, atomic_write_json, fsync_dir
 
 log = logging.getLogger("talkset.export")
 
@@ -172,19 +170,10 @@ def _plan(samples: list[tuple[str, list]], max_samples: int | None, max_bytes: i
 
 
 def _write_shard(path: Path, samples: list[tuple[str, list]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for _, members in samples:
-                    for name, member in members:
-                        _add(tar, name, member)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f, tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for _, members in samples:
+            for name, member in members:
+                _add(tar, name, member)
 
 
 def _check_dest(dest: Path, prefix: str, force: bool) -> list[Path]:
