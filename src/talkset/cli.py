@@ -426,6 +426,44 @@ def kps(
 
 
 @app.command()
+def animate(
+    image: Path = typer.Option(..., "--image", help="Portrait with one face (any image format)."),
+    audio: Path | None = typer.Option(None, "--audio", help="Speech (any audio or video file) [default: the "
+                                      "--driving video's audio]."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (H.264 + AAC)."),
+    text: str | None = typer.Option(None, help="Transcript of English speech (forced alignment)."),
+    language: str | None = typer.Option(None, help="Language code of the speech [default: detect]."),
+    seed: int = typer.Option(0, help="Blinks and head motion are reproducible for a seed."),
+    size: int = typer.Option(512, min=64, help="Side of the square face crop, pixels (even)."),
+    whole_image: bool = typer.Option(False, "--whole-image", help="Animate the whole image, not a face crop."),
+    fps: float = typer.Option(25.0, min=1.0, help="Frames per second."),
+    driving: Path | None = typer.Option(None, help="A video of a speaker whose mouth and head motion to copy."),
+    retarget: str = typer.Option("fix_face", help="Head placement with --driving: fix_face, no_retarget, "
+                                 "offset_retarget or naive_retarget."),
+    export_kps: Path | None = typer.Option(None, "--export-kps", help="Also write V-Express kps.pth of the "
+                                           "output."),
+    force: bool = typer.Option(False, help="Replace existing output files."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Animate a portrait: speech (or a driving video) becomes a talking video, on a CPU."""
+    from talkset.animate.api import AnimateError, animate as run_animate
+
+    _setup_logging(False)
+    if audio is None and driving is None:
+        raise typer.BadParameter("give --audio, or --driving with a video that has sound", param_hint="--audio")
+    try:
+        result = run_animate(image, audio, out, fps=fps, size=size, crop=not whole_image, seed=seed, text=text,
+                             language=language, driving=driving, retarget=retarget, export_kps=export_kps,
+                             progress=progress, overwrite=force)
+    except AnimateError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"video: {result}")
+    if export_kps is not None:
+        typer.echo(f"kps:   {export_kps}")
+
+
+@app.command()
 def report(
     out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
     dest: Path | None = typer.Option(None, "--out", "-o", help="Report folder [default: OUT/report]; must be "

@@ -121,7 +121,9 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
         speech = load_audio(audio_path, sr=MOTION_SR)
     except AudioError as e:
         raise AnimateError(str(e)) from None
-    n_frames = max(1, math.ceil(speech.duration_s * fps))
+    n_frames = math.ceil(speech.duration_s * fps - 1e-9)
+    if n_frames < 1:
+        raise AnimateError(f"{audio_path}: audio shorter than one frame ({speech.duration_s:.3f} s)")
     track = _motion(speech, renderer, fps=fps, n_frames=n_frames, seed=seed, text=text, language=language,
                     driving=driving, retarget=retarget, audio_from_driving=audio is None, progress=progress)
     out_sr = _aac_rate(_source_rate(audio_path))
@@ -157,38 +159,10 @@ def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, see
                                      start_s=speech.start_s if audio_from_driving else None)
         except DrivingError as e:
             raise AnimateError(str(e)) from None
-    try:
-        from talkset.animate.motion import motion_from_audio
-    except ImportError:  # stand-in until the audio-to-motion module lands
-        return _standin_motion(speech, fps, seed)
+    from talkset.animate.motion import motion_from_audio
+
     track = motion_from_audio(speech, fps=fps, language=language, text=text, seed=seed)
-    return track.slice(0, n_frames) if len(track) >= n_frames else track
-
-
-def _standin_motion(speech: Audio, fps: float, seed: int) -> MotionTrack:
-    """Jaw from speech-band loudness, 60 ms ahead of the sound; blinks every few seconds. Temporary."""
-    from scipy.signal import butter, sosfiltfilt
-
-    n = math.ceil(speech.duration_s * fps)
-    x = sosfiltfilt(butter(4, (300, 3000), "bandpass", fs=speech.sr, output="sos"), speech.samples)
-    t = (np.arange(n) / fps + 0.06) * speech.sr
-    half = int(speech.sr / fps)
-    rms = np.array([np.sqrt(np.mean(x[max(0, int(c) - half):int(c) + half] ** 2) + 1e-12) for c in t])
-    db = 20 * np.log10(rms + 1e-9)
-    top = np.percentile(db, 95)
-    jaw = np.clip((db - (top - 30)) / 30, 0, 1) ** 1.5
-    track = MotionTrack.rest(n, fps)
-    track.jaw = np.convolve(jaw, [0.25, 0.5, 0.25], mode="same").astype(np.float32)
-    rng = np.random.default_rng(seed)
-    blink = np.zeros((n, 2), np.float32)
-    i = int(rng.uniform(1, 3) * fps)
-    while i < n:
-        for k, v in enumerate((0.5, 1.0, 0.7, 0.3)):
-            if i + k < n:
-                blink[i + k] = v
-        i += int(rng.uniform(2.5, 5) * fps)
-    track.blink = blink
-    return track
+    return track.slice(0, n_frames)
 
 
 def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, int], fps: float,
