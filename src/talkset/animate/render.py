@@ -50,12 +50,14 @@ class Framing:
     width: int
     height: int
 
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """The output-frame view of ``image`` (RGB uint8)."""
+    def apply(self, image: np.ndarray, margin: int = 0) -> np.ndarray:
+        """The output-frame view of ``image`` (RGB uint8), with ``margin`` extra output pixels on every side
+        (taken from the portrait beyond the crop where it has them, else its edge pixels repeated)."""
         sx, sy = self.width / self.side_x, self.height / self.side_y
-        m = np.array([[sx, 0, -self.x0 * sx], [0, sy, -self.y0 * sy]], np.float32)
+        m = np.array([[sx, 0, margin - self.x0 * sx], [0, sy, margin - self.y0 * sy]], np.float32)
         interp = cv2.INTER_AREA if sx < 1 else cv2.INTER_CUBIC
-        return cv2.warpAffine(image, m, (self.width, self.height), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(image, m, (self.width + 2 * margin, self.height + 2 * margin), flags=interp,
+                              borderMode=cv2.BORDER_REPLICATE)
 
 
 def _iou(a, b) -> float:
@@ -146,6 +148,10 @@ class Renderer:
         h, w = self.image.shape[:2]
         self.frame_size = (w, h)
         self.rig = Rig(self.landmarks, w, h)
+        # The warp samples this larger view, so a head moving in from the frame's edge brings real pixels.
+        self._pad = int(np.ceil(self.rig.margin)) + 2
+        self._source = self.framing.apply(image, self._pad)
+        self._sources = self.rig.rest_points + self._pad
         self._mouth = MouthPainter(self.image, self.landmarks, self.rig)
         gh, gw = -(-h // GRID_STEP), -(-w // GRID_STEP)
         gy, gx = np.mgrid[0:gh, 0:gw]
@@ -168,7 +174,8 @@ class Renderer:
         return boxes
 
     def backward_map(self, targets: np.ndarray, mesh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Full-resolution (map_x, map_y) float32 for cv2.remap: where each output pixel comes from.
+        """Full-resolution (map_x, map_y) float32 for cv2.remap: where each output pixel comes from, in pixels
+        of the padded source view (the output frame plus a margin).
 
         Args:
             targets: (P, 2) target positions of the rig's control points (``rig.rest_points`` order).
@@ -181,7 +188,7 @@ class Renderer:
             queries.append(np.column_stack([x0 + (gx.ravel() + 0.5) * EXACT_STEP - 0.5,
                                             y0 + (gy.ravel() + 0.5) * EXACT_STEP - 0.5]))
         q = np.concatenate(queries)
-        src = piecewise_affine(targets, self.rig.rest_points, q).astype(np.float32)
+        src = piecewise_affine(targets, self._sources, q).astype(np.float32)
         gh, gw = self._grid_shape
         w, h = self.frame_size
         n = gh * gw
@@ -202,7 +209,7 @@ class Renderer:
         """Frame i of ``track`` as RGB uint8 (height, width, 3)."""
         mesh, targets = self.rig.points(track, i)
         mx, my = self.backward_map(targets, mesh)
-        out = cv2.remap(self.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.remap(self._source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self._mouth.paint(out, mesh)
         return out
 

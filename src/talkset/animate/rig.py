@@ -5,7 +5,7 @@ from its own geometry — jaw opening, lip spread and narrowing, rounding, each 
 a face frame (x along the eyes, y down, unit = outer-eye-corner distance D) so they fit any face size or roll.
 The expression is then moved rigidly in 3D (pitch, yaw, roll about a pivot near the neck, plus offset and
 scale) and projected orthographically. Rings of points around the face oval follow the head with weights that
-fade outwards, and fixed points on the frame border keep the background still, so the neck and hair move with
+fade outwards, and fixed points around the frame keep the background still, so the neck and hair move with
 the head and nothing tears.
 """
 from __future__ import annotations
@@ -47,6 +47,7 @@ LID_RISE = -0.12  # lower contour travel up (negative: down), in open-eye height
 # eyeball a little above the true lid margin, so it is pushed down onto the margin to hide the iris entirely
 # Rings around the face oval: (scale from the oval centre, weight above the eyes, weight below the mouth).
 RINGS = ((1.25, 0.95, 0.7), (1.6, 0.55, 0.35), (2.2, 0.15, 0.1))
+BORDER_MARGIN = 0.25  # fixed points this far outside the frame, in frame sides
 MOUTH_OPEN_REST = 0.04  # inner-lip gap (in D) above which the portrait's own mouth counts as open
 
 
@@ -204,12 +205,17 @@ class Rig:
         self.ring_rest = np.concatenate(ring_pts)
         self.ring_w = np.concatenate(ring_w)[:, None]
         self.ring_parent = np.concatenate(parents)
-        # Fixed border just outside the frame: the remap never looks beyond it.
-        m = 4.0
-        xs = np.linspace(-m, width - 1 + m, 9)
-        ys = np.linspace(-m, height - 1 + m, 9)
+        # Fixed border ``margin`` pixels outside the frame (the renderer keeps that much of the portrait around
+        # the output), so the head can move without the frame's edge pinning it; rings fade out before it.
+        margin = BORDER_MARGIN * max(width, height)
+        inside = np.minimum.reduce([self.ring_rest[:, 0] + margin, width + margin - self.ring_rest[:, 0],
+                                    self.ring_rest[:, 1] + margin, height + margin - self.ring_rest[:, 1]])
+        self.ring_w = self.ring_w * np.clip(inside / (0.6 * margin), 0, 1)[:, None]
+        xs = np.linspace(-margin, width + margin, 9)
+        ys = np.linspace(-margin, height + margin, 9)
         border = [(x, y) for x in xs for y in (ys[0], ys[-1])] + [(x, y) for y in ys[1:-1] for x in (xs[0], xs[-1])]
         self.border = np.array(border, np.float64)
+        self.margin = margin
         self.rest_points = np.concatenate([lm[:, :2], self.ring_rest, self.border])
 
     def coefficients(self, track: MotionTrack, i: int) -> np.ndarray:
