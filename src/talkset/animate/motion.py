@@ -26,18 +26,18 @@ import math
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks, medfilt
+from scipy.signal import find_peaks, medfilt, resample_poly
 
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio
-from talkset.audio.phonemes import SR, Phone, PhonemeError, align_phones, english_score, recognize_phones
+from talkset.audio.phonemes import ALIGN_MAX_S, SR, Phone, PhonemeError, align_phones, english_score, recognize_phones
 
 log = logging.getLogger(__name__)
 
 HOP_S = 0.01  # feature period
 NFFT = 512  # 32 ms analysis window at 16 kHz
-ENGLISH_THRESHOLD = 0.55  # english_score above this → phones; see english_score for the measured spread
-DETECT_S = 15.0  # seconds of speech the language detector decodes
+ENGLISH_THRESHOLD = 0.50  # english_score above this → phones; see english_score for the measured spread
+DETECT_S = 12.0  # seconds of speech the language detector decodes
 DYNAMIC_RANGE_DB = 30.0  # speech-band level below the loud level at which the jaw reaches 0
 
 # Viseme targets (jaw 0–1, lip_width -1–1, lip_round 0–1), dominance weight and spread (s) per ARPAbet phone.
@@ -112,19 +112,24 @@ def acoustic_features(samples: np.ndarray, chunk_s: float = 30.0) -> dict[str, n
         out["voicing"][k0:k1] = np.clip(peak, 0, 1)
         out["f0_hz"][k0:k1] = np.where(peak > 0.5, SR / lag, 0.0)
     # Octave jumps and single-frame voicing flips are the usual autocorrelation errors.
-    out["f0_hz"] = medfilt(out["f0_hz"], 5).astype(np.float32)
+    if n >= 5:
+        out["f0_hz"] = medfilt(out["f0_hz"], 5).astype(np.float32)
     return out
 
 
 def speech_mask(audio: Audio, level_db: np.ndarray, vad=None) -> np.ndarray:
     """Per-10-ms speech activity (0/1): silero VAD and a level within 40 dB of the loud speech level.
 
+    Silero rejects some voices outright (synthetic speech such as a formant synthesiser's, which the demo
+    uses). When it calls less than 10% of the loud frames (within 20 dB of the loudest) speech, the level alone
+    decides: within 25 dB of the loud level.
+
     Args:
         audio: 16 kHz mono audio.
         level_db: speech-band level per 10 ms (from :func:`acoustic_features`).
         vad: a :class:`talkset.audio.vad.SileroVAD`; one is created if None.
     """
-    from talkset.audio.vad import WINDOW, SileroVAD, segments_from_probs
+    from talkset.audio.vad import SileroVAD, segments_from_probs
 
     vad = vad or SileroVAD()
     probs = vad.speech_probs(audio.samples)
@@ -134,8 +139,11 @@ def speech_mask(audio: Audio, level_db: np.ndarray, vad=None) -> np.ndarray:
     hop = int(HOP_S * SR)
     for s, e in spans:
         mask[s // hop : -(-e // hop)] = 1.0
-    loud = loud_level_db(level_db, mask)
-    return mask * (level_db > loud - 40.0)
+    top = loud_level_db(level_db)
+    loud = level_db > top - 20.0
+    if loud.sum() > 10 and mask[loud].mean() < 0.1:
+        return (level_db > top - 25.0).astype(np.float32)
+    return mask * (level_db > loud_level_db(level_db, mask) - 40.0)
 
 
 def loud_level_db(level_db: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -218,6 +226,12 @@ def is_english(audio: Audio, mask: np.ndarray) -> bool:
     return score.score >= ENGLISH_THRESHOLD
 
 
+def is_english_speech(audio: Audio, vad=None) -> bool:
+    """The automatic language decision of :func:`motion_from_audio` on its own (16 kHz audio)."""
+    feats = acoustic_features(audio.samples)
+    return is_english(audio, speech_mask(audio, feats["level_db"], vad))
+
+
 def mouth_curves(audio: Audio, feats: dict[str, np.ndarray], mask: np.ndarray, *, language: str | None,
                  text: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(jaw, lip_width, lip_round, method) every 10 ms, gated so silence is a closed mouth.
@@ -231,7 +245,7 @@ def mouth_curves(audio: Audio, feats: dict[str, np.ndarray], mask: np.ndarray, *
     if english:
         try:
             phones = align_phones(audio, text) if text else recognize_phones(audio)
-            method = "aligned" if text and audio.duration_s <= 120 else "phones"
+            method = "aligned" if text and audio.duration_s <= ALIGN_MAX_S else "phones"
         except PhonemeError as e:
             log.warning("phones unavailable (%s); acoustic mouth instead", e)
             phones = []
@@ -364,7 +378,8 @@ def motion_from_audio(audio: Audio, *, fps: float = 25.0, language: str | None =
     """A full motion track for speech audio.
 
     Args:
-        audio: mono audio at 16 kHz (``talkset.audio.io.load_audio(path, sr=16000)``).
+        audio: mono audio, best loaded at 16 kHz (``talkset.audio.io.load_audio(path, sr=16000)``); other rates
+            are resampled.
         fps: output frame rate, frames per second.
         language: ``"en"`` (visemes from phones) or any other code (acoustic mouth); None detects English
             with pocketsphinx (:func:`is_english`).
@@ -376,13 +391,14 @@ def motion_from_audio(audio: Audio, *, fps: float = 25.0, language: str | None =
         ``ceil(audio.duration_s * fps)`` frames, frame i at ``audio.start_s + i / fps``.
 
     Raises:
-        PhonemeError: the audio is not 16 kHz.
+        ValueError: fps is not positive.
     """
-    if audio.sr != SR:
-        raise PhonemeError(f"motion_from_audio needs {SR} Hz audio, got {audio.sr} Hz; use load_audio(path, sr={SR})")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    n = int(math.ceil(audio.duration_s * fps - 1e-9))
+    n = math.ceil(audio.duration_s * fps)  # the contract's frame count, on the original sample rate
+    if audio.sr != SR:
+        g = math.gcd(SR, audio.sr)
+        audio = Audio(resample_poly(audio.samples, SR // g, audio.sr // g).astype(np.float32), SR, audio.start_s)
     if n == 0:
         return MotionTrack.rest(0, fps)
     feats = acoustic_features(audio.samples)
