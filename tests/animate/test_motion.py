@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
-from talkset.animate.motion import blink_track, is_english_speech, motion_from_audio, natural_lead_s
+from talkset.animate.motion import (acoustic_features, blink_track, is_english_speech, motion_from_audio,
+                                   natural_lead_s, prosody_events, speech_mask)
 from talkset.audio.io import Audio, load_audio
 from talkset.audio.phonemes import SR, align_phones
 from talkset.curate.config import Config
@@ -166,12 +168,24 @@ def test_head_brows_and_gaze_are_small_and_alive(english: Audio) -> None:
     track = motion_from_audio(english, seed=0)
     assert np.abs(track.head).max() < 10.0  # a few degrees
     assert (track.head.std(axis=0) > 0.2).all()
-    # Smooth: no more than a degree per frame.
-    assert np.abs(np.diff(track.head, axis=0)).max() < 1.0
+    assert np.abs(np.diff(track.head, axis=0)).max() < 1.5  # smooth: under 40 degrees a second
     assert 0.3 < track.brow.max() <= 1.0  # at least one pitch accent raises the brows
     assert 2 <= len(np.flatnonzero(np.abs(np.diff(track.gaze, axis=0)).sum(axis=1) > 0.01)) < 40
     assert np.abs(track.gaze).max() < 0.4 and np.abs(track.offset).max() < 0.1
     assert np.abs(track.scale - 1).max() < 0.05
+
+
+def test_nods_and_brow_raises_follow_prosody(english: Audio) -> None:
+    track = motion_from_audio(english, seed=0)
+    feats = acoustic_features(english.samples)
+    stress_s, _, accent_s, _ = prosody_events(feats, speech_mask(english, feats["level_db"]))
+    assert len(stress_s) >= 3 and len(accent_s) >= 2
+    # Nods: head pitch, with its slow drift removed, is higher at stressed syllables than elsewhere.
+    pitch = track.head[:, 0] - uniform_filter1d(track.head[:, 0].astype(float), 25)
+    at_stress = np.clip(np.round(stress_s * track.fps).astype(int), 0, len(track) - 1)
+    assert pitch[at_stress].mean() > pitch.mean() + 0.5
+    at_accent = np.clip(np.round(accent_s * track.fps).astype(int), 0, len(track) - 1)
+    assert track.brow[at_accent].mean() > 2 * track.brow.mean()
 
 
 @pytest.mark.parametrize("language", [None, "de"])

@@ -197,7 +197,8 @@ def acoustic_curves(feats: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.
     Returns:
         (jaw, lip_width, lip_round), each (n,), not yet gated by speech activity.
     """
-    jaw = loudness(feats["level_db"], mask) ** 0.8 * 0.85
+    # Scaled so typical speech peaks near the viseme path's open vowels (95th percentile ~0.5–0.6).
+    jaw = loudness(feats["level_db"], mask) ** 1.3 * 0.7
     cen = uniform_filter1d(feats["centroid_hz"].astype(np.float64), 8)
     voiced = (mask > 0) & (feats["voicing"] > 0.4)
     sel = cen[voiced] if voiced.sum() > 20 else cen
@@ -210,9 +211,14 @@ def acoustic_curves(feats: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.
 
 
 def loudness(level_db: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Speech-band level mapped to 0–1: 0 at ``DYNAMIC_RANGE_DB`` below the loud level, 1 at it."""
+    """Speech-band level mapped to 0–1: 1 at the loud speech level, 0 at ``DYNAMIC_RANGE_DB`` below it or just
+    above the background noise, whichever is higher (so steady noise between words does not hold the jaw open).
+    """
     loud = loud_level_db(level_db, mask)
-    return np.clip((level_db - (loud - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB, 0.0, 1.0)
+    quiet = level_db[mask == 0]
+    noise = float(np.percentile(quiet, 20)) if len(quiet) > 50 else float(np.percentile(level_db, 5))
+    floor = min(max(loud - DYNAMIC_RANGE_DB, noise + 3.0), loud - 6.0)
+    return np.clip((level_db - floor) / (loud - floor), 0.0, 1.0)
 
 
 def is_english(audio: Audio, mask: np.ndarray) -> bool:
@@ -339,13 +345,23 @@ def prosody_events(feats: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.n
     if voiced.sum() > 20:
         semis[voiced] = 12 * np.log2(f0[voiced] / np.median(f0[voiced]))
     semis = uniform_filter1d(semis, 5)
-    peaks, props = find_peaks(loud, distance=int(0.3 / HOP_S), prominence=0.15)
-    # Stress: louder and higher than the speaker's usual syllable.
-    strength = np.clip(loud[peaks] - 0.5 + 0.1 * np.clip(semis[peaks], 0, 4), 0, 1)
-    keep = strength > 0.25
-    accents, _ = find_peaks(np.where(voiced, semis, 0.0), height=2.5, distance=int(1.0 / HOP_S))
-    acc_strength = np.clip((semis[accents] - 1.5) / 4, 0.2, 1)
-    return peaks[keep] * HOP_S, strength[keep], accents * HOP_S, acc_strength
+    peaks, _ = find_peaks(loud, distance=int(0.3 / HOP_S), prominence=0.15)
+    # Stress: louder and higher than the speaker's usual syllable; only the stronger ones nod, at most one
+    # every 0.6 s, or the head would bob on every syllable.
+    score = loud[peaks] + 0.1 * np.clip(semis[peaks], 0, 4)
+    strong = peaks[score >= np.percentile(score, 50)] if len(peaks) else peaks
+    if len(strong) > 1:
+        kept = [strong[0]]
+        for k in strong[1:]:
+            if k - kept[-1] >= int(0.6 / HOP_S):
+                kept.append(k)
+        strong = np.array(kept)
+    s_strong = loud[strong] + 0.1 * np.clip(semis[strong], 0, 4)
+    strength = np.clip(s_strong / s_strong.max(), 0.3, 1) if len(strong) else np.zeros(0)
+    # Pitch accents: f0 peaks standing 2 semitones above their surroundings and above the median.
+    accents, _ = find_peaks(np.where(voiced, semis, -12.0), height=1.0, prominence=2.0, distance=int(1.0 / HOP_S))
+    acc_strength = np.clip((semis[accents] - 0.5) / 4, 0.3, 1)
+    return strong * HOP_S, strength, accents * HOP_S, acc_strength
 
 
 def gaze_track(n: int, fps: float, rng: np.random.Generator) -> np.ndarray:
@@ -416,14 +432,14 @@ def motion_from_audio(audio: Audio, *, fps: float = 25.0, language: str | None =
     s_blink, s_head, s_gaze, s_style = np.random.SeedSequence(seed).spawn(4)
     blink = blink_track(n, fps, np.random.default_rng(s_blink))
     rng = np.random.default_rng(s_head)
-    head = _drift(n, fps, rng, tau_s=2.5, std=1.0, dims=3) * np.array([1.5, 2.5, 1.0])
+    head = _drift(n, fps, rng, tau_s=2.5, std=1.0, dims=3) * np.array([1.2, 2.5, 1.0])
     activity = _at_frames(uniform_filter1d(loudness(feats["level_db"], mask) * mask, 50), t)
     head += _drift(n, fps, rng, tau_s=0.4, std=1.0, dims=3) * np.array([0.8, 0.8, 0.4]) * activity[:, None]
     stress_t, stress_a, accent_t, accent_a = prosody_events(feats, mask)
     style = np.random.default_rng(s_style)
-    nod_deg = style.uniform(1.5, 3.0)
+    nod_deg = style.uniform(2.0, 3.5)
     # A nod: the chin dips (positive pitch, per vision.face.head_pose's axes) just before the stressed syllable.
-    head[:, 0] += _bumps(n, fps, stress_t - 0.05, stress_a * nod_deg, 0.12, 0.35)
+    head[:, 0] += _bumps(n, fps, stress_t - 0.05, stress_a * nod_deg, 0.2, 0.4)
     brow = _bumps(n, fps, accent_t - 0.05, accent_a * style.uniform(0.4, 0.7), 0.1, 0.45)
     brow += 0.1 * activity  # a little lift while speaking
     gaze = gaze_track(n, fps, np.random.default_rng(s_gaze))
