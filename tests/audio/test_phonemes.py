@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from talkset.audio.io import Audio, load_audio
-from talkset.audio.phonemes import (SR, PhonemeError, align_phones, chunk_bounds, guess_pronunciation,
-                                    normalize_text, recognize_phones)
+from talkset.audio.phonemes import (SR, Phone, PhonemeError, align_phones, chunk_bounds, guess_pronunciation,
+                                    normalize_text, recognize_phones, word_starts)
 
 # What pocketsphinx's word recogniser hears in english_hdtf_16k_stereo.wav (close to the radio address).
 HDTF_TEXT = ("holidays are a time of celebrating with loved ones enjoying the festivities and many are back to "
@@ -97,3 +97,27 @@ def test_errors_are_one_line(english: Audio) -> None:
         align_phones(english, "123 ... !!")
     with pytest.raises(PhonemeError, match="pronunciation"):
         guess_pronunciation("'")
+
+
+def test_long_audio_is_aligned_in_chunks(english: Audio) -> None:
+    pause = np.zeros(SR // 2, np.float32)
+    audio = Audio(np.concatenate([english.samples, pause, english.samples, pause]), SR, start_s=3.0)
+    text = " ".join([HDTF_TEXT] * 2)
+    whole = align_phones(audio, text, chunk_s=60.0)
+    chunked = align_phones(audio, text, chunk_s=6.0)  # three chunks, the text split between them
+    _check_timeline(chunked, 3.0, 3.0 + audio.duration_s)
+    assert [p.phone for p in chunked if p.phone != "SIL"] == [p.phone for p in whole if p.phone != "SIL"]
+
+    def labels(phones):
+        lab = np.full(int(audio.duration_s * 100), "", dtype=object)
+        for p in phones:
+            lab[int(round((p.start_s - 3.0) * 100)) : int(round((p.end_s - 3.0) * 100))] = p.phone
+        return lab
+    assert np.mean(labels(whole) == labels(chunked)) > 0.9
+
+
+def test_word_starts_by_edit_distance() -> None:
+    prons = {"map": ["M", "AE", "P"], "see": ["S", "IY"], "tea": ["T", "IY"]}
+    heard = ["SIL", "M", "EH", "P", "SIL", "S", "IH", "T", "IY", "SIL"]  # two vowels misheard
+    recognised = [Phone(ph, 0.1 * i, 0.1 * (i + 1)) for i, ph in enumerate(heard)]
+    np.testing.assert_allclose(word_starts(["map", "see", "tea"], prons, recognised), [0.1, 0.5, 0.7])

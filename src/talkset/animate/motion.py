@@ -30,7 +30,7 @@ from scipy.signal import find_peaks, medfilt, resample_poly
 
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio
-from talkset.audio.phonemes import ALIGN_MAX_S, SR, Phone, PhonemeError, align_phones, english_score, recognize_phones
+from talkset.audio.phonemes import SR, Phone, PhonemeError, align_phones, english_score, recognize_phones
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def mouth_curves(audio: Audio, feats: dict[str, np.ndarray], mask: np.ndarray, *
     if english:
         try:
             phones = align_phones(audio, text) if text else recognize_phones(audio)
-            method = "aligned" if text and audio.duration_s <= ALIGN_MAX_S else "phones"
+            method = "aligned" if text else "phones"
         except PhonemeError as e:
             log.warning("phones unavailable (%s); acoustic mouth instead", e)
             phones = []

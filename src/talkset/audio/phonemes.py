@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SR = 16000
 FRAME_S = 0.01  # pocketsphinx frame period
 CHUNK_S = 30.0  # phone recognition chunk; the search cost and memory grow with the chunk
-ALIGN_MAX_S = 120.0  # longer audio with text falls back to phone recognition (one-utterance alignment)
+ALIGN_CHUNK_S = 30.0  # the aligner needs ~4 MB per audio second: longer audio is aligned in chunks
 # DESIGN.md: forced alignment of real speech needs wide beams.
 ALIGN_BEAMS = {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
 NOISE_PHONES = {"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+LAUGH+", "+NOISE+", "+UM+", "+UH+"}
@@ -128,35 +128,68 @@ def recognize_phones(audio: Audio, chunk_s: float = CHUNK_S) -> list[Phone]:
     return phones
 
 
-def align_phones(audio: Audio, text: str) -> list[Phone]:
+def align_phones(audio: Audio, text: str, chunk_s: float = ALIGN_CHUNK_S) -> list[Phone]:
     """Forced alignment of known text: the phones of its words, timed against the audio.
 
-    Words missing from the CMU dictionary get a letter-to-sound guess (:func:`guess_pronunciation`). Audio longer
-    than ``ALIGN_MAX_S`` is not aligned in one search (memory); it falls back to :func:`recognize_phones` with a
-    warning.
+    Words missing from the CMU dictionary get a letter-to-sound guess (:func:`guess_pronunciation`).
+
+    pocketsphinx's aligner needs about 4 MB per second of audio, so audio longer than ``chunk_s`` is aligned in
+    chunks cut at quiet points (:func:`chunk_bounds`). The text is split between chunks by a coarse alignment
+    first: the dictionary phones of the text against phone-loop recognition (:func:`recognize_phones`), by edit
+    distance, which says roughly when each word starts. A chunk whose alignment fails keeps its recognised
+    phones (a warning is logged).
 
     Args:
         audio: 16 kHz mono audio.
         text: what is said, in English; punctuation and case are ignored.
+        chunk_s: longest audio aligned in one search, seconds.
 
     Returns:
         Phones in time order, silences as ``"SIL"``.
 
     Raises:
-        PhonemeError: wrong sample rate, text without words, or pocketsphinx finds no alignment.
+        PhonemeError: wrong sample rate, text without words, or (for one-chunk audio) no alignment found.
     """
     _check(audio)
     words = normalize_text(text)
     if not words:
         raise PhonemeError(f"alignment text has no words: {text[:60]!r}")
-    if audio.duration_s > ALIGN_MAX_S:
-        log.warning("audio is %.0f s, longer than %.0f s: phone recognition instead of forced alignment",
-                    audio.duration_s, ALIGN_MAX_S)
-        return recognize_phones(audio)
     dec = _decoder("align")
+    prons = {}
     for w in set(words):
-        if dec.lookup_word(w) is None:
-            dec.add_word(w, guess_pronunciation(w), True)
+        pron = dec.lookup_word(w)
+        if pron is None:
+            pron = guess_pronunciation(w)
+            dec.add_word(w, pron, True)
+        prons[w] = pron.split()
+    if audio.duration_s <= chunk_s:
+        return _align_once(audio, words)
+    bounds = chunk_bounds(audio.samples, chunk_s)
+    recognised = recognize_phones(audio)
+    starts = word_starts(words, prons, recognised)
+    phones: list[Phone] = []
+    w0 = 0
+    for k, (i0, i1) in enumerate(bounds):
+        part = Audio(audio.samples[i0:i1], SR, audio.start_s + i0 / SR)
+        t_end = part.start_s + part.duration_s
+        w1 = len(words) if k == len(bounds) - 1 else int(np.searchsorted(starts, t_end))
+        chunk_words = words[w0:w1]
+        w0 = max(w0, w1)
+        if not chunk_words:
+            phones.append(Phone("SIL", part.start_s, t_end))
+            continue
+        try:
+            phones.extend(_align_once(part, chunk_words))
+        except PhonemeError as e:
+            log.warning("alignment of %.0f–%.0f s failed (%s); recognised phones there instead", part.start_s,
+                        t_end, e)
+            phones.extend(p for p in recognised if part.start_s <= 0.5 * (p.start_s + p.end_s) < t_end)
+    return phones
+
+
+def _align_once(audio: Audio, words: list[str]) -> list[Phone]:
+    """One pocketsphinx alignment of ``words`` (all in the aligner's dictionary) over the whole audio."""
+    dec = _decoder("align")
     pcm = _pcm16(audio.samples)
     try:
         dec.set_align_text(" ".join(words))
@@ -177,6 +210,64 @@ def align_phones(audio: Audio, text: str) -> list[Phone]:
     t0 = audio.start_s
     return [Phone("SIL" if name in NOISE_PHONES else name, t0 + s * FRAME_S, t0 + (s + d) * FRAME_S)
             for name, s, d in entries]
+
+
+def word_starts(words: list[str], prons: dict[str, list[str]], recognised: list[Phone]) -> np.ndarray:
+    """Rough start time of each word: its dictionary phones matched to recognised phones by edit distance.
+
+    Substituting a vowel for a vowel or a consonant for a consonant costs 0.6, anything else 1. The cost
+    matrix is filled one text phone at a time (vectorised along the recognised phones); only int8 moves are
+    kept, e.g. 36 MB for 10 minutes (6000 × 6000 phones).
+
+    Args:
+        words: the text's words.
+        prons: each word's phones.
+        recognised: phone-loop output (silences are skipped).
+
+    Returns:
+        (len(words),) start times, seconds, non-decreasing.
+    """
+    rec = [p for p in recognised if p.phone != "SIL"]
+    if not rec:
+        return np.full(len(words), recognised[0].start_s if recognised else 0.0)
+    exp = [(i, ph) for i, w in enumerate(words) for ph in prons[w]]
+    names = np.array([p.phone for p in rec])
+    rec_vowel = np.isin(names, list(_VOWELS))
+    m, n = len(exp), len(rec)
+    moves = np.zeros((m + 1, n + 1), np.int8)  # 0 diagonal, 1 skip a text phone, 2 skip a recognised phone
+    prev = np.arange(n + 1, dtype=np.float64)
+    cols = np.arange(n + 1)
+    for i, (_, ph) in enumerate(exp, 1):
+        sub = np.where(names == ph, 0.0, np.where(rec_vowel == (ph in _VOWELS), 0.6, 1.0))
+        diag = prev[:-1] + sub
+        up = prev[1:] + 1.0
+        row = np.empty(n + 1)
+        row[0] = i
+        row[1:] = np.minimum(diag, up)
+        move = np.where(diag <= up, 0, 1).astype(np.int8)
+        # Skipping recognised phones (left moves): a running minimum of row[j] - j, plus j.
+        left = np.minimum.accumulate(row - cols) + cols
+        moves[i, 1:] = np.where(left[1:] < row[1:], 2, move)
+        moves[i, 0] = 1
+        row = np.minimum(row, left)
+        prev = row
+    starts = np.full(len(words), np.nan)
+    i, j = m, n
+    while i > 0:
+        mv = moves[i, j] if j > 0 else 1
+        if mv == 2:
+            j -= 1
+            continue
+        w = exp[i - 1][0]
+        # A text phone on the diagonal takes its recognised phone's start; a skipped one the next phone's.
+        starts[w] = rec[j - 1].start_s if mv == 0 else rec[min(j, n - 1)].start_s
+        if mv == 0:
+            j -= 1
+        i -= 1
+    return np.maximum.accumulate(np.nan_to_num(starts, nan=rec[0].start_s))
+
+
+_VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
 
 
 def normalize_text(text: str) -> list[str]:
