@@ -26,33 +26,34 @@ HDTF_TEXT = ("holidays are a time of celebrating with loved ones enjoying the fe
              "school but for many this year has been")
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from talkset.audio.io import Audio, load_audio
 from talkset.animate.motion import motion_from_audio
 
-path, minutes, language = sys.argv[1], float(sys.argv[2]), sys.argv[3] or None
-def rss_mb():
-    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+path, minutes, language, text = sys.argv[1], float(sys.argv[2]), sys.argv[3] or None, sys.argv[4] or None
+def status_mb(key):  # VmRSS now, VmHWM peak; ru_maxrss would carry the parent's peak across fork + exec
+    return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) / 1024
 
 speech = load_audio(path, sr=16000).samples
 rng = np.random.default_rng(0)
 samples = np.zeros(int(minutes * 60 * 16000), np.float32)  # built in place: no float64 or list copies
-i = 0
+i = reps = 0  # reps: whole repetitions, each one copy of the text
 while i < len(samples):
     n = min(len(speech), len(samples) - i)
     samples[i : i + n] = speech[:n]
+    reps += n == len(speech)
     samples[i : i + n] += rng.normal(0, 1e-3, n).astype(np.float32)
     i += n + int(rng.uniform(0.5, 2.0) * 16000)  # a pause (zeros) after each repetition
 audio = Audio(samples, 16000)
 del speech, samples
-before_mb = rss_mb()
-peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before_mb = status_mb("VmRSS")
+peak_before = status_mb("VmHWM")
 t = time.perf_counter()
-track = motion_from_audio(audio, language=language)
+track = motion_from_audio(audio, language=language, text=text and " ".join([text] * reps))
 seconds = time.perf_counter() - t
 print(json.dumps({"frames": len(track), "seconds": seconds, "rss_before_call_mb": before_mb, "peak_before_call_mb": peak_before,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": status_mb("VmHWM")}))
 """
 
 
@@ -74,9 +75,9 @@ def cost(path: Path) -> list[tuple[str, float, float]]:
     return rows
 
 
-def long_audio(path: Path, minutes: float, language: str | None) -> dict:
+def long_audio(path: Path, minutes: float, language: str | None, text: str | None) -> dict:
     """Runs the 10-minute case in a fresh process and returns its JSON line."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(minutes), language or ""], check=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(minutes), language or "", text or ""], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,10 +93,11 @@ def main() -> None:
     print(f"{'case':<18}{'first call':>12}{'warm (best of 3)':>18}")
     for case, first, warm in cost(path):
         print(f"{case:<18}{first:>12.3f}{warm:>18.3f}")
-    print(f"\n{args.minutes:g} minutes of looped speech, fresh process (ru_maxrss)")
+    print(f"\n{args.minutes:g} minutes of looped speech, fresh process (VmHWM)")
     print(f"{'case':<18}{'frames':>8}{'s/audio s':>11}{'RSS before call':>17}{'peak RSS':>10}")
-    for case, language in (("detect → phones", None), ("acoustic (de)", "de")):
-        r = long_audio(path, args.minutes, language)
+    for case, language, text in (("detect → phones", None, None), ("acoustic (de)", "de", None),
+                                 ("aligned (text)", None, HDTF_TEXT)):
+        r = long_audio(path, args.minutes, language, text)
         print(f"{case:<18}{r['frames']:>8}{r['seconds'] / (args.minutes * 60):>11.3f}"
               f"{r['rss_before_call_mb']:>15.0f}MB{r['peak_mb']:>8.0f}MB")
     print(f"\n(this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")

@@ -198,3 +198,15 @@ def test_jaw_leads_the_sound_like_real_lips(english: Audio, german: Audio, langu
     # The measurement can fail: the same jaw delayed by 8 frames is 8 frames late.
     late = _sync(track, audio, np.concatenate([np.zeros(8), track.jaw[:-8]]))
     assert abs(late["offset_frames"] - sync["offset_frames"] + 8) <= 1, late
+
+
+def test_features_do_not_depend_on_chunking(english: Audio) -> None:
+    whole = acoustic_features(english.samples, chunk_s=60.0)
+    chunked = acoustic_features(english.samples, chunk_s=1.37)  # chunk edges inside frames
+    assert len(whole["level_db"]) == math.ceil(english.duration_s / 0.01)
+    for key in whole:
+        np.testing.assert_allclose(chunked[key], whole[key], atol=1e-4, err_msg=key)
+    # A 200 Hz tone: the pitch tracker finds it.
+    t = np.arange(SR) / SR
+    f0 = acoustic_features((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))["f0_hz"]
+    assert np.median(f0[5:-5]) == pytest.approx(200, rel=0.02)

@@ -74,7 +74,7 @@ def natural_lead_s() -> float:
 # ---------------------------------------------------------------------------------------------- features
 
 
-def acoustic_features(samples: np.ndarray, chunk_s: float = 30.0) -> dict[str, np.ndarray]:
+def acoustic_features(samples: np.ndarray, chunk_s: float = 10.0) -> dict[str, np.ndarray]:
     """Per-10-ms features of 16 kHz audio; frame k is centred on k * 10 ms.
 
     Args:
@@ -87,7 +87,6 @@ def acoustic_features(samples: np.ndarray, chunk_s: float = 30.0) -> dict[str, n
     """
     hop = int(HOP_S * SR)
     n = int(math.ceil(len(samples) / hop))
-    padded = np.pad(samples.astype(np.float32), (NFFT // 2, NFFT))
     win = np.hanning(NFFT).astype(np.float32)
     freqs = np.fft.rfftfreq(NFFT, 1 / SR)
     speech = (freqs >= 300) & (freqs < 3000)
@@ -99,7 +98,10 @@ def acoustic_features(samples: np.ndarray, chunk_s: float = 30.0) -> dict[str, n
     step = int(chunk_s / HOP_S)
     for k0 in range(0, n, step):
         k1 = min(n, k0 + step)
-        seg = padded[k0 * hop : (k1 - 1) * hop + NFFT]
+        # Samples [k0*hop - NFFT/2, (k1-1)*hop + NFFT/2), zero-padded at the ends (frames are centred).
+        a, b = k0 * hop - NFFT // 2, (k1 - 1) * hop + NFFT // 2
+        seg = np.zeros(b - a, np.float32)
+        seg[max(0, -a) : max(0, -a) + len(samples[max(0, a) : b])] = samples[max(0, a) : b]
         frames = np.lib.stride_tricks.sliding_window_view(seg, NFFT)[::hop] * win
         spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2
         out["level_db"][k0:k1] = 10 * np.log10(spec[:, speech].sum(axis=1) + 1e-10)
@@ -107,7 +109,13 @@ def acoustic_features(samples: np.ndarray, chunk_s: float = 30.0) -> dict[str, n
         out["centroid_hz"][k0:k1] = (pc * freqs[cband]).sum(axis=1) / (pc.sum(axis=1) + 1e-10)
         ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2 * NFFT, axis=1)) ** 2, axis=1)[:, : lag_hi + 1]
         ac = ac / (ac[:, :1] + 1e-10) / (wac / wac[0])
-        lag = lag_lo + np.argmax(ac[:, lag_lo : lag_hi + 1], axis=1)
+        # The first local maximum within 10% of the best one: multiples of the period score as high as the
+        # period itself (octave errors), and the shortest such lag is the period.
+        r = ac[:, lag_lo - 1 : lag_hi + 2]
+        mid = r[:, 1:-1]
+        best = mid.max(axis=1, keepdims=True)
+        is_peak = (mid >= r[:, :-2]) & (mid >= r[:, 2:]) & (mid >= 0.9 * best)
+        lag = lag_lo + np.argmax(is_peak, axis=1)
         peak = ac[np.arange(len(ac)), lag]
         out["voicing"][k0:k1] = np.clip(peak, 0, 1)
         out["f0_hz"][k0:k1] = np.where(peak > 0.5, SR / lag, 0.0)
