@@ -151,12 +151,16 @@ def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, see
             language: str | None, driving: str | Path | None, retarget: str, audio_from_driving: bool,
             progress: bool) -> MotionTrack:
     if driving is not None:
+        from tqdm import tqdm
+
         from talkset.animate.driving import DrivingError, motion_from_video
 
         try:
-            return motion_from_video(driving, fps=fps, retarget=retarget, portrait_landmarks=renderer.landmarks,
-                                     portrait_size=renderer.frame_size, n_frames=n_frames,
-                                     start_s=speech.start_s if audio_from_driving else None)
+            with tqdm(unit="frame", desc="driving video", disable=not progress, leave=False) as bar:
+                return motion_from_video(driving, fps=fps, retarget=retarget, portrait_landmarks=renderer.landmarks,
+                                         portrait_size=renderer.frame_size, n_frames=n_frames,
+                                         start_s=speech.start_s if audio_from_driving else None,
+                                         progress=bar.update)
         except DrivingError as e:
             raise AnimateError(str(e)) from None
     from talkset.animate.motion import motion_from_audio
