@@ -343,8 +343,8 @@ def english_score(audio: Audio, *, max_s: float = 15.0, start_s: float | None = 
 
     On English speech the lattice agrees with the best path (high word posteriors); on other languages the
     recogniser still outputs English words, but with low, spread posteriors. Measured on shared/media
-    (first 15 s of each file): English speech 0.55–0.82 (the TV/music clip woman_blazer 0.48), German 0.45,
-    Japanese 0.40, Mandarin 0.47, singing 0.43, English narration at 0 dB SNR 0.21.
+    (12 s from the speech onset): English 0.53–0.82 (but woman_blazer, with music, 0.48 and woman_outdoor
+    0.34), German 0.44, Japanese 0.41, Mandarin 0.47, singing 0.46, English narration at 0 dB SNR 0.21.
 
     Args:
         audio: 16 kHz mono audio.
