@@ -48,6 +48,7 @@ LID_RISE = -0.12  # lower contour travel up (negative: down), in open-eye height
 # Rings around the face oval: (scale from the oval centre, weight above the eyes, weight below the mouth).
 RINGS = ((1.25, 0.95, 0.7), (1.6, 0.55, 0.35), (2.2, 0.15, 0.1))
 BORDER_MARGIN = 0.25  # fixed points this far outside the frame, in frame sides
+EDGE_FADE = 0.12  # ring weights reach 0 at the frame's edge over this distance, in frame sides
 MOUTH_OPEN_REST = 0.04  # inner-lip gap (in D) above which the portrait's own mouth counts as open
 
 
@@ -208,9 +209,11 @@ class Rig:
         # Fixed border ``margin`` pixels outside the frame (the renderer keeps that much of the portrait around
         # the output), so the head can move without the frame's edge pinning it; rings fade out before it.
         margin = BORDER_MARGIN * max(width, height)
-        inside = np.minimum.reduce([self.ring_rest[:, 0] + margin, width + margin - self.ring_rest[:, 0],
-                                    self.ring_rest[:, 1] + margin, height + margin - self.ring_rest[:, 1]])
-        self.ring_w = self.ring_w * np.clip(inside / (0.6 * margin), 0, 1)[:, None]
+        # Rings fade out towards the frame's edges, so the background there stays put: beyond the edge the
+        # portrait may have no pixels (or a scanner's border line) to bring in.
+        inside = np.minimum.reduce([self.ring_rest[:, 0], width - self.ring_rest[:, 0],
+                                    self.ring_rest[:, 1], height - self.ring_rest[:, 1]])
+        self.ring_w = self.ring_w * np.clip(inside / (EDGE_FADE * max(width, height)), 0, 1)[:, None]
         xs = np.linspace(-margin, width + margin, 9)
         ys = np.linspace(-margin, height + margin, 9)
         border = [(x, y) for x in xs for y in (ys[0], ys[-1])] + [(x, y) for y in ys[1:-1] for x in (xs[0], xs[-1])]
