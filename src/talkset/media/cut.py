@@ -13,8 +13,25 @@ import numpy as np
 __all__ = ["ClipWriteError", "write_clip"]
 
 # x264's output depends on its thread count, and "auto" follows the CPUs a process may use (which
-# libraries and schedulers change). A fixed count gives the same clip bytes on every machine and executor.
+# libraries and schedulers change). A fixed count gives the same clip bytes on every executor.
 X264_THREADS = 2
+
+
+def x264_cpu_options() -> dict[str, str]:
+    """x264 options that keep its output a function of its input on this CPU.
+
+    With its AVX-512 code, x264 (core 165, in PyAV's wheel) wrote different bytes for the same frames
+    from call to call: the same clip 8 times in one process gave 4 versions, while the AVX2 code gave one,
+    whatever the threads (so the result depends on memory x264 did not write). On AVX-512 CPUs x264 is
+    held to AVX2, which every such CPU has; elsewhere it picks its own code.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        return {}
+    if features.get("AVX512F"):
+        return {"x264-params": "asm=AVX2,BMI2,LZCNT,Cache64"}
+    return {}
 _AUDIO_BIT_RATE = 128_000
 _AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many
 # Decode from this far before start_s: the demuxer seeks by decode timestamps, so with
@@ -120,7 +137,7 @@ def write_clip(
         if first is None:
             raise ClipWriteError(f"{video_path}: no video frame in [{start_s}, {end_s}) s")
 
-        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf), "threads": str(X264_THREADS)})
+        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf), "threads": str(X264_THREADS), **x264_cpu_options()})
     finally:
         for container in containers:
             container.close()
