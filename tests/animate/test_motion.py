@@ -117,7 +117,6 @@ def test_english_or_not(media: Path, name: str, english_expected: bool) -> None:
     assert is_english_speech(load_audio(media / "audio" / name, sr=SR)) is english_expected
 
 
-@pytest.mark.slow
 def test_noisy_english_goes_acoustic(media: Path) -> None:
     # At 0 dB SNR pocketsphinx is unsure; the acoustic mouth is the safe choice (allowed by the issue).
     assert not is_english_speech(load_audio(media / "audio" / "narration_cafeteria_snr0_16k.wav", sr=SR))
