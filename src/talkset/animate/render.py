@@ -210,7 +210,7 @@ class Renderer:
         mesh, targets = self.rig.points(track, i)
         mx, my = self.backward_map(targets, mesh)
         out = cv2.remap(self._source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        self._mouth.paint(out, mesh)
+        self._mouth.paint(out, mesh, targets)
         return out
 
     def render(self, track: MotionTrack) -> Iterator[np.ndarray]:
@@ -252,10 +252,10 @@ def piecewise_affine(targets: np.ndarray, sources: np.ndarray, queries: np.ndarr
 
 
 class MouthPainter:
-    """Paints an inner mouth into the opened inner-lip polygon when the portrait's own mouth is closed."""
+    """Paints the inside of an opened mouth: cavity and teeth, or a dark gap between the portrait's own teeth."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, rig: Rig):
-        self.enabled = not rig.mouth_open
+        self.rig = rig
         self.unit = rig.frame.unit_px
         lm = landmarks[:, :2]
         lips = np.concatenate([lm[list(OUTER_UPPER)], lm[list(OUTER_LOWER[::-1])]]).astype(np.int32)
@@ -269,15 +269,22 @@ class MouthPainter:
         self.throat = np.clip(lip * 0.12, 4, 50).astype(np.float32)
         self.teeth = np.clip(np.array([208.0, 200, 186]) * brightness, 110, 235).astype(np.float32)
         self.feather = max(0.6, 0.012 * self.unit)
+        rest_rows = rig.mouth_gap_rows(rig.rest_points)
+        self.rest_band = (rest_rows[1][:, 1] - rest_rows[0][:, 1]) if rest_rows is not None else 0.0
 
-    def paint(self, frame: np.ndarray, mesh: np.ndarray) -> None:
-        """Paints in place into ``frame`` (RGB uint8) for the target ``mesh`` (478, 3)."""
-        if not self.enabled:
-            return
-        upper = mesh[list(INNER_UPPER), :2]
-        lower = mesh[list(INNER_LOWER), :2]
+    def paint(self, frame: np.ndarray, mesh: np.ndarray, targets: np.ndarray) -> None:
+        """Paints in place into ``frame`` (RGB uint8) for the target ``mesh`` (478, 3) and control points.
+
+        A closed portrait mouth gets cavity and teeth inside the inner lips; an open one (its own teeth ride
+        with the lips) gets a dark gap between its upper and lower teeth as the jaw opens beyond its rest.
+        """
+        rows = self.rig.mouth_gap_rows(targets)
+        teeth = rows is None
+        upper, lower = rows if rows is not None else (mesh[list(INNER_UPPER), :2], mesh[list(INNER_LOWER), :2])
         gaps = lower[:, 1] - upper[:, 1]
-        if gaps.max() < 0.5:
+        # How much wider than the portrait's own mouth (0 for a closed one), pixels.
+        opened = float(gaps.max()) if teeth else float((gaps - self.rest_band).max())
+        if opened < 0.5:
             return
         pad = int(3 * self.feather) + 3
         poly = np.concatenate([upper, lower[::-1]])
@@ -322,8 +329,9 @@ class MouthPainter:
         upper_teeth = cv2.GaussianBlur(upper_teeth, (0, 0), self.feather)
         lower_teeth = cv2.GaussianBlur(lower_teeth, (0, 0), self.feather)
         img = cavity
-        img = img + (self.teeth * teeth_shade - img) * upper_teeth[..., None]
-        img = img + (self.teeth * 0.8 * teeth_shade - img) * lower_teeth[..., None]
-        alpha = cv2.GaussianBlur(inside, (0, 0), self.feather)[..., None] * np.clip(gap_mid / 2.0, 0, 1)
+        if teeth:
+            img = img + (self.teeth * teeth_shade - img) * upper_teeth[..., None]
+            img = img + (self.teeth * 0.8 * teeth_shade - img) * lower_teeth[..., None]
+        alpha = cv2.GaussianBlur(inside, (0, 0), self.feather)[..., None] * np.clip(opened / 2.0, 0, 1)
         region = frame[y0:y1, x0:x1].astype(np.float32)
         frame[y0:y1, x0:x1] = np.clip(region + (img - region) * alpha, 0, 255).astype(np.uint8)

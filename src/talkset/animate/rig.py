@@ -49,7 +49,8 @@ LID_RISE = -0.12  # lower contour travel up (negative: down), in open-eye height
 RINGS = ((1.25, 0.95, 0.7), (1.6, 0.55, 0.35), (2.2, 0.15, 0.1))
 BORDER_MARGIN = 0.25  # fixed points this far outside the frame, in frame sides
 EDGE_FADE = 0.12  # ring weights reach 0 at the frame's edge over this distance, in frame sides
-MOUTH_OPEN_REST = 0.04  # inner-lip gap (in D) above which the portrait's own mouth counts as open
+MOUTH_OPEN_REST = 0.04
+TEETH_ROW = 0.45  # rows of points inside an open portrait mouth, this far from each lip (fraction of the gap)  # inner-lip gap (in D) above which the portrait's own mouth counts as open
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -219,7 +220,31 @@ class Rig:
         border = [(x, y) for x in xs for y in (ys[0], ys[-1])] + [(x, y) for y in ys[1:-1] for x in (xs[0], xs[-1])]
         self.border = np.array(border, np.float64)
         self.margin = margin
-        self.rest_points = np.concatenate([lm[:, :2], self.ring_rest, self.border])
+        # An open portrait mouth (teeth showing): two rows of points inside it, one riding with the upper lip
+        # and one with the lower, so the teeth move with their lips instead of stretching as the jaw opens.
+        self._up, self._lo = list(INNER_UPPER[1:-1]), list(INNER_LOWER[1:-1])
+        self._gap_rest = lm[self._lo, :2] - lm[self._up, :2]
+        teeth = self._teeth(lm[:, :2]) if self.mouth_open else np.zeros((0, 2))
+        self.rest_points = np.concatenate([lm[:, :2], self.ring_rest, teeth, self.border])
+
+    def _teeth(self, mesh2d: np.ndarray) -> np.ndarray:
+        """(2 * 9, 2) points inside the mouth: the upper-teeth row, then the lower-teeth row."""
+        up, lo = mesh2d[self._up], mesh2d[self._lo]
+        gap = lo - up
+        rest = np.linalg.norm(self._gap_rest, axis=1)
+        # Wider than at rest: each row keeps its rest distance from its lip; narrower: both squeeze together.
+        k = np.minimum(1.0, rest / np.maximum(np.linalg.norm(gap, axis=1), 1e-6))[:, None]
+        return np.concatenate([up + TEETH_ROW * k * gap, lo - TEETH_ROW * k * gap])
+
+    def mouth_gap_rows(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """For an open portrait mouth: the target upper-teeth and lower-teeth rows (with the inner corners),
+        between which the opened mouth is dark; None for a closed portrait mouth."""
+        if not self.mouth_open:
+            return None
+        n = len(self.rest) + len(self.ring_rest)
+        corners = targets[[INNER_UPPER[0]]], targets[[INNER_UPPER[-1]]]
+        return (np.concatenate([corners[0], targets[n:n + 9], corners[1]]),
+                np.concatenate([corners[0], targets[n + 9:n + 18], corners[1]]))
 
     def coefficients(self, track: MotionTrack, i: int) -> np.ndarray:
         """The K blend-shape weights of frame i, in the order of ``basis``."""
@@ -245,7 +270,8 @@ class Rig:
         mesh = self.mesh(track, i)
         disp = mesh[:, :2] - self.rest[:, :2]
         ring = self.ring_rest + self.ring_w * disp[self.ring_parent]
-        return mesh, np.concatenate([mesh[:, :2], ring, self.border])
+        teeth = self._teeth(mesh[:, :2]) if self.mouth_open else np.zeros((0, 2))
+        return mesh, np.concatenate([mesh[:, :2], ring, teeth, self.border])
 
 
 def _rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
