@@ -103,3 +103,19 @@ def test_two_faces_is_a_clear_error(media, tmp_path):
     with pytest.raises(AnimateError, match=r"two_faces_1126x661\.jpg: 2 faces found"):
         animate(portrait, media / "audio" / "german_16k.wav", tmp_path / "out.mp4", progress=False)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("retarget", ["fix_face", "offset_retarget"])
+def test_driving_video_moves_the_portrait(media, tmp_path, retarget):
+    driving = media / "talking" / "vox_man_tv_224.mp4"
+    portrait = media / "images" / "woman_frontal_624.jpg"
+    out = animate(portrait, None, tmp_path / "out.mp4", driving=driving, retarget=retarget, progress=False)
+    m = measure_video(out)
+    expected = int(np.ceil(load_audio(driving).duration_s * 25 - 1e-9))
+    assert abs(len(m.t) - expected) <= 1
+    assert m.found.mean() >= MIN_FACE_FRACTION
+    assert np.nanpercentile(m.mouth[:, 1], 95) > 0.05
+    embedder = FaceEmbedder()
+    ref = embedder.embed(load_image(portrait))
+    assert max(distance(ref, embedder.embed(f)) for f in m.frames) < SAME_PERSON_DISTANCE
