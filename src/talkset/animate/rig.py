@@ -42,7 +42,7 @@ ROUND_IN = 0.13
 ROUND_POUT = 0.03
 BROW_RAISE = 0.07
 GAZE_X, GAZE_Y = 0.07, 0.03
-LID_CLOSE = 1.09  # upper lid travel, in open-eye heights: it meets the lower lid just below its contour line
+LID_CLOSE = 1.0  # upper lid travel, in open-eye heights: onto the lower lid's rest line
 LID_RISE = -0.12  # lower contour travel up (negative: down), in open-eye heights; the contour sits on the
 # eyeball a little above the true lid margin, so it is pushed down onto the margin to hide the iris entirely
 # Rings around the face oval: (scale from the oval centre, weight above the eyes, weight below the mouth).
