@@ -428,11 +428,11 @@ def kps(
 @app.command()
 def animate(
     image: Path = typer.Option(..., "--image", help="Portrait with one face (any image format)."),
-    audio: Path | None = typer.Option(None, "--audio", help="Speech (any audio or video file) [default: the "
-                                      "--driving video's audio]."),
+    audio: Path | None = typer.Option(None, "--audio", help="Speech (any audio or video file); without it, "
+                                      "the --driving video's audio."),
     out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (H.264 + AAC)."),
     text: str | None = typer.Option(None, help="Transcript of English speech (forced alignment)."),
-    language: str | None = typer.Option(None, help="Language code of the speech [default: detect]."),
+    language: str | None = typer.Option(None, help="Language code of the speech; detected if not given."),
     seed: int = typer.Option(0, help="Blinks and head motion are reproducible for a seed."),
     size: int = typer.Option(512, min=64, help="Side of the square face crop, pixels (even)."),
     whole_image: bool = typer.Option(False, "--whole-image", help="Animate the whole image, not a face crop."),
