@@ -15,11 +15,10 @@ import numpy as np
 from talkset.animate.render import PortraitError, Renderer
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
+from talkset.media.cut import X264_THREADS, x264_cpu_options
 
 log = logging.getLogger(__name__)
 
-# x264's output depends on its thread count; a fixed count gives the same bytes on every machine.
-X264_THREADS = 2
 X264_PRESET = "veryfast"
 X264_CRF = 20
 AUDIO_BIT_RATE = 128_000
@@ -191,8 +190,9 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
             video.width, video.height = frame_size
             video.pix_fmt = "yuv420p"
             video.codec_context.time_base = 1 / rate
+            # A fixed thread count and CPU code path: the same inputs and seed give the same bytes.
             video.codec_context.options = {"preset": X264_PRESET, "crf": str(X264_CRF),
-                                           "threads": str(X264_THREADS)}
+                                           "threads": str(X264_THREADS), **x264_cpu_options()}
             aac = container.add_stream("aac", rate=sound.sr)
             aac.codec_context.layout = "mono"
             aac.codec_context.bit_rate = AUDIO_BIT_RATE
