@@ -54,8 +54,10 @@ class MotionTrack:
     @classmethod
     def rest(cls, n_frames: int, fps: float = 25.0) -> MotionTrack:
         """A still face: mouth closed, eyes open, head at the portrait's pose."""
-        z = np.zeros(n_frames, np.float32)
-        return cls(fps=fps, jaw=z, lip_width=z, lip_round=z, blink=np.zeros((n_frames, 2), np.float32), brow=z,
+        def z():  # each field its own array: tracks are edited in place
+            return np.zeros(n_frames, np.float32)
+
+        return cls(fps=fps, jaw=z(), lip_width=z(), lip_round=z(), blink=np.zeros((n_frames, 2), np.float32), brow=z(),
                    head=np.zeros((n_frames, 3), np.float32), offset=np.zeros((n_frames, 2), np.float32),
                    scale=np.ones(n_frames, np.float32), gaze=np.zeros((n_frames, 2), np.float32))
 

@@ -218,7 +218,9 @@ def speaker_ids(store: OutputStore, max_distance: float) -> dict[str, str]:
 
     Greedy leader clustering in manifest order (video id, then clip id): a clip joins the nearest speaker
     whose mean descriptor is closer than ``max_distance`` (dlib's same-person threshold), or starts a new
-    one. Deterministic for a given set of clips, and linear in clips × speakers.
+    one. Deterministic for a given set of clips, and linear in clips × speakers. A speaker is named after
+    its first clip (``spk-`` and a hash of that clip's id), so a source that fails or is added later does
+    not rename the other speakers.
     """
     ids, centroids, counts = [], [], []
     out: dict[str, str] = {}
@@ -233,7 +235,7 @@ def speaker_ids(store: OutputStore, max_distance: float) -> dict[str, str]:
                     centroids[best] += (v - centroids[best]) / counts[best]
                     out[clip_id] = ids[best]
                     continue
-            ids.append(f"spk-{len(ids) + 1:04d}")
+            ids.append("spk-" + hashlib.sha1(clip_id.encode()).hexdigest()[:10])
             centroids.append(v.copy())
             counts.append(1)
             out[clip_id] = ids[-1]
