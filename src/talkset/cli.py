@@ -404,7 +404,7 @@ def kps(
     force: bool = typer.Option(False, help="Replace an existing --out file."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Export V-Express keypoints (kps.pth: per frame [left eye, right eye, nose] at SIZE×SIZE)."""
+    """Export V-Express keypoints: kps.pth, per frame the left eye, right eye and nose at SIZE×SIZE."""
     from tqdm import tqdm
 
     from talkset.media.probe import ProbeError, probe as run_probe
