@@ -18,7 +18,7 @@ from talkset.curate.config import Config, default_config_text
 from talkset.curate.run import curate, filter_manifest
 from talkset.report import build_report
 
-pytestmark = pytest.mark.slow
+# Not marked slow: CI curates the hostile file names for real (about 45 s), the XSS check the issue asks for.
 
 NAMES = ["<img src=x onerror=alert(1)>.mp4", "y</script><img src=y onerror=alert(2)>.mp4"]
 
