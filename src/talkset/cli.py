@@ -227,9 +227,10 @@ def demo(
     out: Path = typer.Option(Path("talkset-demo"), "--out", "-o", help="Folder for the demo input and output."),
     workers: int | None = typer.Option(None, "--workers", "-w", min=1),
 ) -> None:
-    """Build a small raw video here (no download), curate it, and show where the results are."""
+    """Build a small raw video here (no download), curate it, write its HTML report, and show where all is."""
     from talkset.curate.run import curate as run_curate
     from talkset.demo import build_demo_video
+    from talkset.report import ReportError, build_report
 
     _setup_logging(False)
     raw = out / "input" / "demo_raw.mp4"
@@ -241,6 +242,10 @@ def demo(
         summary = run_curate([raw], out / "curated", workers=workers)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
+    try:
+        typer.echo(f"report:   {build_report(out / 'curated', progress=False)}  (open it in a browser)")
+    except ReportError as e:
+        typer.echo(f"talkset: error: {e}", err=True)
 
 
 @app.command()

@@ -65,3 +65,21 @@ def test_curate_then_filter_rethresholds_without_decoding(media, tmp_path, monke
     runner.invoke(app, ["filter", str(out), "-c", str(tmp_path / "loose.toml")])
     kept = [r for r in json.loads((out / "manifest.json").read_text()) if r["status"] == "kept"]
     assert kept and (out / kept[0]["video-path"]).is_file()
+
+
+def test_demo_builds_curates_and_reports(tmp_path):
+    """The README's first command: a demo video made here, curated, with a report; nothing downloaded."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from talkset.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "-o", str(tmp_path / "demo"), "-w", "1"])
+    assert result.exit_code == 0, result.output
+    curated = tmp_path / "demo" / "curated"
+    records = json.loads((curated / "manifest.json").read_text())
+    kept = [r for r in records if r["status"] == "kept"]
+    assert kept and all((curated / r["video-path"]).exists() for r in kept)
+    assert all(r["annotations"]["shot_type"] and (curated / r["annotations"]["keypoints"]).exists() for r in kept)
+    assert (curated / "report" / "index.html").exists() and "report:" in result.output
