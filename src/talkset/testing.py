@@ -100,3 +100,15 @@ def tiny_feature_networks(folder) -> tuple:
     for cls, path in zip(tiny_feature_modules(), paths):
         torch.jit.script(cls()).save(str(path))
     return paths
+
+
+def write_rgb_video(path, frames, fps: int = 25) -> None:
+    """Writes RGB uint8 frames (all one size, even sides) as an H.264 mp4 without audio."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode())

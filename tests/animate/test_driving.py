@@ -21,6 +21,7 @@ from talkset.animate.driving import (
 from talkset.audio.io import load_audio
 from talkset.curate.scores.sync import av_offset
 from talkset.vision.face import head_pose
+from talkset.testing import write_rgb_video
 from talkset.vision.kps import KPS_SIZE, kps_from_landmarks, mesh_video
 
 HDTF = "talking/hdtf_woman_flag_512_mpeg4.mp4"
@@ -194,18 +195,9 @@ def test_motion_from_video_end_to_end(media, strategy):
         assert np.abs(m.head).max() > 0.5 and np.isfinite(m.offset).all() and (m.scale > 0).all()
 
 
-def write_video(path, frames, fps=25):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for f in frames:
-            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        c.mux(s.encode())
-
-
 def test_errors_are_one_line_naming_the_file(tmp_path):
     lm = np.zeros((478, 3))
-    write_video(tmp_path / "grey.mp4", [np.full((64, 64, 3), 128, np.uint8)] * 4)
+    write_rgb_video(tmp_path / "grey.mp4", [np.full((64, 64, 3), 128, np.uint8)] * 4)
     with pytest.raises(DrivingError, match=r"grey\.mp4: no face found in any of its 4 frames"):
         motion_from_video(tmp_path / "grey.mp4", portrait_landmarks=lm, portrait_size=(64, 64))
     with pytest.raises(DrivingError, match=r"missing\.mp4: no such file"):

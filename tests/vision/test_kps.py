@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from talkset.cli import app
 from talkset.vision.face import FaceDetector
+from talkset.testing import write_rgb_video
 from talkset.vision.kps import (
     KpsError,
     kps_from_landmarks,
@@ -80,15 +81,6 @@ def test_video_kps_on_real_footage_more(media, name):
     check_convention(media / name, video_kps(media / name))
 
 
-def write_video(path, frames, fps=25):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for f in frames:
-            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        c.mux(s.encode())
-
-
 def real_frames(path, n):
     out = []
     with av.open(str(path)) as c:
@@ -101,8 +93,8 @@ def real_frames(path, n):
 def test_frames_without_a_face_hold_the_nearest_keypoints_and_warn(media, tmp_path, caplog):
     frames = real_frames(media / FAST[1], 12)
     grey = np.full_like(frames[0], 128)
-    write_video(tmp_path / "plain.mp4", frames)
-    write_video(tmp_path / "gaps.mp4", [grey, grey] + frames[2:6] + [grey] * 3 + frames[9:])
+    write_rgb_video(tmp_path / "plain.mp4", frames)
+    write_rgb_video(tmp_path / "gaps.mp4", [grey, grey] + frames[2:6] + [grey] * 3 + frames[9:])
     with caplog.at_level(logging.WARNING, logger="talkset"):
         k = np.stack(video_kps(tmp_path / "gaps.mp4"))
     assert len(k) == 12
@@ -116,7 +108,7 @@ def test_frames_without_a_face_hold_the_nearest_keypoints_and_warn(media, tmp_pa
 
 
 def test_no_face_at_all_is_a_clear_error(media, tmp_path):
-    write_video(tmp_path / "grey.mp4", [np.full((64, 64, 3), 128, np.uint8)] * 5)
+    write_rgb_video(tmp_path / "grey.mp4", [np.full((64, 64, 3), 128, np.uint8)] * 5)
     with pytest.raises(KpsError, match=r"grey\.mp4: no face found in any of its 5 frames"):
         video_kps(tmp_path / "grey.mp4")
 
