@@ -5,10 +5,12 @@ Python API (mirrors the CLI)::
     import talkset
     summary = talkset.curate(["raw/"], "out/", workers=2)   # talkset curate raw/ -o out/ -w 2
     talkset.filter("out/", "strict.toml")                    # talkset filter out/ -c strict.toml
+    talkset.animate("face.jpg", "speech.wav", "out.mp4")      # talkset animate --image … --audio … -o …
+    from talkset.report import build_report; build_report("out/")  # talkset report out/
 """
 from __future__ import annotations
 
-from talkset import curate  # noqa: F401  (a callable package: talkset.curate(...))
+from talkset import animate, curate  # noqa: F401  (callable packages: talkset.curate(...), talkset.animate(...))
 
 __version__ = "0.1.0"
 
@@ -20,4 +22,4 @@ def filter(out_dir, config):  # noqa: A001 - mirrors `talkset filter`
     return filter_manifest(out_dir, config)
 
 
-__all__ = ["curate", "filter", "__version__"]
+__all__ = ["animate", "curate", "filter", "__version__"]

@@ -21,3 +21,13 @@ def test_slice_and_length_check():
     with pytest.raises(ValueError, match="lip_width has 4 frames, jaw has 5"):
         MotionTrack(25, np.zeros(5), np.zeros(4), np.zeros(5), np.zeros((5, 2)), np.zeros(5), np.zeros((5, 3)),
                     np.zeros((5, 2)), np.ones(5), np.zeros((5, 2)))
+
+
+def test_talkset_animate_is_callable_like_the_cli(monkeypatch):
+    import talkset
+    import talkset.animate.api as api
+
+    calls = []
+    monkeypatch.setattr(api, "animate", lambda *a, **k: calls.append((a, k)) or "done")
+    assert talkset.animate("face.jpg", "speech.wav", "out.mp4", seed=3) == "done"
+    assert calls == [(("face.jpg", "speech.wav", "out.mp4"), {"seed": 3})]
