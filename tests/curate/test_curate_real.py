@@ -32,8 +32,9 @@ def run(tmp_path_factory, request):
     (bad / "notes.mp4").write_text("this is not a video\n")
     shutil.copy(media / "audio/german_16k.wav", bad / "speech_only.wav")
     listed = tmp / "with_audio.csv"
-    listed.write_text("path,audio_path\n"
-                      f"{media / 'talking/woman_headset_256_noaudio.mp4'},{media / 'talking/woman_headset_256_noaudio.wav'}\n")
+    listed.write_text("path,audio_path,language,gender,age_group\n"
+                      f"{media / 'talking/woman_headset_256_noaudio.mp4'},{media / 'talking/woman_headset_256_noaudio.wav'}"
+                      ",en,female,\n")
     inputs = [media / f"talking/{name}.mp4" for name in TALKING] + [media / "edge", listed,
               bad / "empty.mp4", bad / "truncated.mp4", bad / "notes.mp4", bad / "speech_only.wav"]
     out = tmp / "out"
@@ -45,6 +46,17 @@ def run(tmp_path_factory, request):
 def _clips(run, relpath: str) -> list[dict]:
     vid = video_id_for(run["media"] / relpath)
     return [r for r in run["records"] if r["video-id"] == vid]
+
+
+def test_list_file_facts_reach_the_records_and_the_caption(run):
+    listed = [r for r in _clips(run, "talking/woman_headset_256_noaudio.mp4") if r["type"] == "clip"]
+    assert listed
+    for r in listed:
+        assert (r["metadata"]["language"], r["metadata"]["gender"], r["metadata"]["age_group"]) == ("en", "female", None)
+    assert any("in English" in r["annotations"]["caption"] for r in listed if r["status"] == "kept")
+    other = _clips(run, "talking/vox_man_tv_224.mp4")
+    assert all(r["metadata"]["language"] is None and "English" not in (r["annotations"]["caption"] or "")
+               for r in other if r["type"] == "clip")
 
 
 @pytest.mark.parametrize("name", TALKING + ("woman_headset_256_noaudio",))

@@ -1,4 +1,5 @@
-"""Inputs: files, folders (recursive), or list files (CSV or JSONL with path, audio_path, subtitle_path)."""
+"""Inputs: files, folders (recursive), or list files (CSV or JSONL with path, audio_path, subtitle_path, and
+optional per-source language, gender, age_group, ethnicity)."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from talkset.curate.pipeline import VideoJob
+from talkset.curate.pipeline import SOURCE_METADATA, VideoJob
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".flv", ".mpg", ".mpeg",
                     ".wmv", ".3gp"}
@@ -91,5 +92,8 @@ def _read_list(path: Path) -> tuple[list[VideoJob], list[str]]:
         if video is None:
             problems.append(f"{path}: a row has an empty path")
             continue
-        jobs.append(VideoJob(video, audio_path=resolve("audio_path"), subtitle_path=resolve("subtitle_path")))
+        facts = tuple((k, str(row[k]).strip()) for k in SOURCE_METADATA if row.get(k) not in (None, "")
+                      and str(row[k]).strip())
+        jobs.append(VideoJob(video, audio_path=resolve("audio_path"), subtitle_path=resolve("subtitle_path"),
+                             metadata=facts))
     return jobs, problems

@@ -36,13 +36,19 @@ from talkset.run.store import OutputStore
 
 log = logging.getLogger(__name__)
 
+# Per-source facts a list file may give (TalkVid's subgroups: what bench stratifies by); copied to every clip.
+SOURCE_METADATA = ("language", "gender", "age_group", "ethnicity")
+
+
 @dataclass(frozen=True)
 class VideoJob:
-    """One source: a video, optionally with its audio in a separate file and a subtitle file."""
+    """One source: a video, optionally with its audio in a separate file, a subtitle file, and known facts
+    about its speaker (``SOURCE_METADATA`` keys, as (key, value) pairs)."""
 
     path: str
     audio_path: str | None = None
     subtitle_path: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def video_id(self) -> str:
@@ -162,6 +168,7 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
     bit_rate = info.bit_rate or os.path.getsize(job.path) * 8 / info.duration_s
     bpp = bit_rate / (info.width * info.height * float(info.avg_fps))
     records = []
+    known = dict(job.metadata)
     for index, (start, end) in enumerate(spans):
         qmask = (analysis.quality["t"] >= start) & (analysis.quality["t"] <= end)
         quality = quality_score(analysis.quality, qmask, bpp)
@@ -176,7 +183,8 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
             id=clip_id_for(job.video_id, index), video_id=job.video_id, source=Span(job.path, start, end),
             subtitle_path=job.subtitle_path,
             metadata={"duration": round(end - start, 4), "resolution": f"{w}x{h}", "fps": float(f"{fps:.6g}"),
-                      "language": None, "speaker_id": None, "age_group": None, "gender": None, "ethnicity": None,
+                      "language": known.get("language"), "speaker_id": None, "age_group": known.get("age_group"),
+                      "gender": known.get("gender"), "ethnicity": known.get("ethnicity"),
                       "quality_score": quality["score"], "video_codec": info.video_codec,
                       "audio_source": job.audio_path or job.path},
             scores=scores)
