@@ -7,6 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from talkset.errors import one_line
+
 
 class AudioError(Exception):
     """Audio that cannot be used; the message is one line naming the file and why."""
@@ -88,7 +90,7 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise AudioError(f"{path}: cannot open ({_short(e)})") from e
+        raise AudioError(f"{path}: cannot open ({one_line(e)})") from e
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: no audio stream")
@@ -108,7 +110,7 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         except (av.FFmpegError, ValueError) as e:  # ValueError: the resampler rejects a mid-stream layout change
             # Damage after some audio (a truncated file) keeps what was decoded, as video decoding does.
             if not chunks:
-                raise AudioError(f"{path}: cannot decode audio ({_short(e)})") from e
+                raise AudioError(f"{path}: cannot decode audio ({one_line(e)})") from e
     if start_s is None or not chunks:
         raise AudioError(f"{path}: no audio samples decoded")
     return Audio(samples=np.concatenate(chunks), sr=sr, start_s=start_s)
@@ -128,9 +130,3 @@ def _downmix(planes: np.ndarray) -> np.ndarray:
     if planes.shape[0] == 1:
         return planes[0]
     return planes.mean(axis=0, dtype=np.float32)
-
-
-def _short(e: BaseException) -> str:
-    """An exception as one short line, for one-line error messages."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:200]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import av
 
+from talkset.errors import one_line
+
 
 class ProbeError(Exception):
     """A file that cannot be used; the message is one line naming the file and why."""
@@ -68,7 +70,7 @@ def probe(path: str | Path) -> VideoInfo:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise ProbeError(f"{path}: not a readable media file ({_short(e)})") from None
+        raise ProbeError(f"{path}: not a readable media file ({one_line(e)})") from None
     with container:
         if not container.streams.video:
             kind = "audio only" if container.streams.audio else "no video stream"
@@ -108,7 +110,7 @@ def _first_frame(container, vs, path: Path):
             if frame.time is not None:
                 return frame
     except av.FFmpegError as e:
-        raise ProbeError(f"{path}: video cannot be decoded ({_short(e)})") from None
+        raise ProbeError(f"{path}: video cannot be decoded ({one_line(e)})") from None
     raise ProbeError(f"{path}: video stream has no decodable frame (truncated?)")
 
 
@@ -118,7 +120,3 @@ def _duration_s(container, vs) -> float:
     if container.duration:
         return container.duration / av.time_base
     return 0.0
-
-
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:200]

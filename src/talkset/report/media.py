@@ -13,6 +13,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from talkset.errors import one_line
 from talkset.media.frames import scaled_size, upright
 
 THUMB_MAX_SIDE = 320
@@ -49,7 +50,7 @@ def grab(path: str | Path, start_s: float | None, end_s: float | None, *, previe
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise MediaError(f"{path}: cannot open ({_short(e)})") from None
+        raise MediaError(f"{path}: cannot open ({one_line(e)})") from None
     with container:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream")
@@ -66,7 +67,7 @@ def grab(path: str | Path, start_s: float | None, end_s: float | None, *, previe
         try:
             return _decode_window(container, vs, start, mid, lo, hi, preview)
         except av.FFmpegError as e:
-            raise MediaError(f"{path}: cannot decode ({_short(e)})") from None
+            raise MediaError(f"{path}: cannot decode ({one_line(e)})") from None
 
 
 def _decode_window(container, vs, start: float, mid: float, lo: float, hi: float, preview: bool) -> Grab:
@@ -160,7 +161,7 @@ def keypoints_at(npz_path: str | Path, t_s: float) -> FramePoints:
                 if ok.any():
                     pose = tuple(float(v) for v in np.median(hp[ok], axis=0))
     except (OSError, KeyError, ValueError, IndexError) as e:
-        raise MediaError(f"{npz_path}: unreadable annotations ({_short(e)})") from None
+        raise MediaError(f"{npz_path}: unreadable annotations ({one_line(e)})") from None
     return FramePoints(size, float(t[i]), face, body, hands, pose)
 
 
@@ -179,7 +180,3 @@ def _rows(arr: np.ndarray) -> list | None:
     if not ok.any():
         return None
     return [[round(float(v), 1) for v in row] if good else None for row, good in zip(arr, ok)]
-
-
-def _short(e: BaseException) -> str:
-    return (str(e).splitlines() or [type(e).__name__])[0][:200]
