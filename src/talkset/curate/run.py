@@ -18,7 +18,7 @@ from tqdm import tqdm
 from talkset.curate.config import Config
 from talkset.curate.inputs import expand_inputs
 from talkset.curate.pipeline import Outcome, commit_failure, curate_one
-from talkset.curate.thresholds import apply, reason_key
+from talkset.curate.thresholds import apply, reason_keys
 from talkset.dataset.manifest import CLIP, FAILED, KEPT, ManifestWriter, parquet_schema
 from talkset.run.executor import ItemCrash, LocalExecutor
 from talkset.run.store import OutputStore, atomic_write_bytes, atomic_write_json
@@ -286,7 +286,7 @@ def _count(summary: Summary, rec: dict[str, Any]) -> None:
             summary.clips_kept += 1
             summary.hours_kept += rec["metadata"]["duration"] / 3600
             summary.kept_without_file += rec["video-path"] is None
-    for key in {reason_key(rec, r) for r in rec["reasons"]} if rec["status"] != KEPT else ():
+    for key in reason_keys(rec):
         summary.rejections[key] = summary.rejections.get(key, 0) + 1
 
 

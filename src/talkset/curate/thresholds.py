@@ -63,3 +63,10 @@ def reason_key(record: dict[str, Any], reason: str) -> str:
     if record.get("status") == "failed":
         return "unusable input"
     return reason.split(":")[0]
+
+
+def reason_keys(record: dict[str, Any]) -> list[str]:
+    """The keys a summary counts a record under, each once (none for a kept record), sorted."""
+    if record.get("status") == "kept":
+        return []
+    return sorted({reason_key(record, r) for r in record.get("reasons") or []})

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from tqdm import tqdm
 
-from talkset.curate.thresholds import reason_key
+from talkset.curate.thresholds import reason_keys
 from talkset.dataset.manifest import CLIP, FAILED, KEPT, SOURCE
 from talkset.report import plots
 from talkset.report.media import MediaError, grab, jpeg_bytes, keypoints_at, webp_bytes
@@ -76,15 +76,9 @@ def funnel(records: list[dict[str, Any]]) -> Funnel:
                 f.kept_seconds += float((rec.get("metadata") or {}).get("duration") or 0.0)
             else:
                 f.rejected += 1
-        for key in _reason_keys(rec):
+        for key in reason_keys(rec):
             f.rejections[key] = f.rejections.get(key, 0) + 1
     return f
-
-
-def _reason_keys(rec: dict[str, Any]) -> list[str]:
-    if rec.get("status") == KEPT:
-        return []
-    return sorted({reason_key(rec, r) for r in rec.get("reasons") or []})
 
 
 def build_report(out_dir: str | Path, dest: str | Path | None = None, *, previews: bool = True,
@@ -328,7 +322,7 @@ def _row(rec: dict[str, Any], entry: dict[str, Any], out: Path, root: Path, prev
     clip = rec.get("video-path")
     return {
         "id": rec["id"], "type": rec.get("type", CLIP), "status": rec.get("status"),
-        "reasons": list(rec.get("reasons") or []), "keys": _reason_keys(rec),
+        "reasons": list(rec.get("reasons") or []), "keys": reason_keys(rec),
         "src": src.get("path"), "start": src.get("start"), "end": src.get("end"),
         "dur": meta.get("duration"), "res": meta.get("resolution"), "fps": meta.get("fps"),
         "lang": meta.get("language"), "speaker": meta.get("speaker_id"), "shot": ann.get("shot_type"),
