@@ -79,7 +79,8 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
     for model in (mesher, body_model, hand_model):
         if model is not None:
             model.reset()
-    times, faces, boxes, bodies, hands, hand_scores, lumas = [], [], [], [], [], [], []
+    times, faces, boxes, bodies, hands, hand_scores = [], [], [], [], [], []
+    luma = np.zeros(3)  # count, sum, sum of squares of face-box luminance: the facts need mean and spread
     shots: list[str | None] = []
     with av.open(str(clip_path)) as container:
         stream = container.streams.video[0]
@@ -103,7 +104,8 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
                 boxes.append(np.array([box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0], np.float32) * scale)
                 x0, y0 = max(int(box.x0), 0), max(int(box.y0), 0)
                 patch = rgb[y0:max(int(box.y1), y0 + 1), x0:max(int(box.x1), x0 + 1)]
-                lumas.append(patch.reshape(-1, 3) @ np.array([0.299, 0.587, 0.114]))
+                y = patch.reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])
+                luma += (y.size, y.sum(), np.square(y).sum())
             else:
                 boxes.append(np.full(4, np.nan, np.float32))
             pts = body_model(rgb) if body_model is not None else None
@@ -139,7 +141,7 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
         "hand_score": np.array(hand_scores, np.float32).reshape(n, 2).astype(np.float16),
     }
     shot = clip_shot_type(shots, int(has_face.sum()))
-    facts = _visual_facts(arrays, lumas, shot)
+    facts = _visual_facts(arrays, luma, shot)
     embedding = None
     if annotators.embedder is not None and has_face.any():
         embedding = _identity(clip_path, arrays, annotators.embedder, embedding_frames)
@@ -152,7 +154,7 @@ def _wrist_in_view(body: np.ndarray, width: int, height: int, min_visibility: fl
     return bool(np.any(inside & (wrists[:, 3] >= min_visibility)))
 
 
-def _visual_facts(arrays: dict[str, np.ndarray], lumas: list[np.ndarray], shot: str | None) -> dict[str, Any]:
+def _visual_facts(arrays: dict[str, np.ndarray], luma: np.ndarray, shot: str | None) -> dict[str, Any]:
     """Framing, pose and lighting, as numbers a caption (or a user) can read."""
     width, height = (int(v) for v in arrays["size"])
     boxes = arrays["face_box"]
@@ -167,10 +169,11 @@ def _visual_facts(arrays: dict[str, np.ndarray], lumas: list[np.ndarray], shot: 
     if np.isfinite(pose[:, 0]).any():
         facts["head_pose"] = [float(v) for v in np.nanmedian(pose, axis=0)]
         facts["head_pose_spread"] = [float(v) for v in np.nanstd(pose, axis=0)]
-    values = np.concatenate([v for v in lumas if v.size]) if any(v.size for v in lumas) else np.array([])
-    if values.size:
-        facts["face_brightness"] = float(values.mean() / 255)
-        facts["face_contrast"] = float(values.std() / 255)
+    n, total, squares = luma
+    if n:
+        mean = total / n
+        facts["face_brightness"] = float(mean / 255)
+        facts["face_contrast"] = float(np.sqrt(max(squares / n - mean**2, 0.0)) / 255)
     return facts
 
 
