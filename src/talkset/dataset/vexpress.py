@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ import numpy as np
 
 from talkset.dataset.manifest import KEPT
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
-from talkset.run.store import atomic_write_bytes
+from talkset.run.store import atomic_file, atomic_write_bytes
 from talkset.vision.face import MOUTH_CORNER_L, MOUTH_CORNER_R
 from talkset.vision.kps import KPS_SIZE, fill_missing, kps_from_landmarks, save_kps
 
@@ -114,13 +113,8 @@ def _place(src: Path, dst: Path, link: str) -> None:
 def _save_torch(obj: Any, path: Path) -> None:
     import torch
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(path) as f:
+        torch.save(obj, f)
 
 
 def _audio_16k_mono(path: Path) -> np.ndarray:

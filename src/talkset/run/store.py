@@ -24,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 
+# Read once: os.umask can only be read by setting it, which is not safe once threads run.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 class OutputBusy(Exception):
     """Another talkset run holds the output folder."""
 
@@ -39,10 +44,12 @@ def fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def atomic_file(path: Path):
     """A binary file that appears at ``path`` only when the block finishes (temp file in the same folder,
-    fsync, rename, fsync the folder); an error leaves nothing behind."""
+    fsync, rename, fsync the folder); an error leaves nothing behind. The file gets the mode the umask gives
+    (mkstemp alone would make it private)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

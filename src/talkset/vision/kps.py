@@ -187,18 +187,14 @@ def save_kps(kps: list[np.ndarray], path: str | Path) -> Path:
 
     The file is written beside the target and renamed into place, so a crash never leaves half a file.
     """
-    import os
-
     import torch
+
+    from talkset.run.store import atomic_file
 
     path = Path(path)
     arrays = [np.ascontiguousarray(k, dtype=np.float32).reshape(3, 2) for k in kps]
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(arrays, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(path) as f:
+        torch.save(arrays, f)
     return path
 
 
