@@ -15,7 +15,7 @@ import numpy as np
 from talkset.animate.render import PortraitError, Renderer
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
-from talkset.media.cut import X264_THREADS, x264_cpu_options
+from talkset.media.cut import X264_THREADS, aac_rate, x264_cpu_options
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,6 @@ def load_image(path: str | Path) -> np.ndarray:
             return np.asarray(im.convert("RGB"))
     except Exception as e:  # Pillow raises many types for bad files
         raise AnimateError(f"{path}: cannot read image ({type(e).__name__})") from None
-
-
-def _aac_rate(rate: int) -> int:
-    supported = av.codec.Codec("aac", "w").audio_rates or (rate,)
-    return rate if rate in supported else min(supported, key=lambda r: abs(r - rate))
 
 
 def _source_rate(path: Path) -> int:
@@ -125,7 +120,7 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
         raise AnimateError(f"{audio_path}: audio shorter than one frame ({speech.duration_s:.3f} s)")
     track = _motion(speech, renderer, fps=fps, n_frames=n_frames, seed=seed, text=text, language=language,
                     driving=driving, retarget=retarget, audio_from_driving=audio is None, progress=progress)
-    out_sr = _aac_rate(_source_rate(audio_path))
+    out_sr = aac_rate(_source_rate(audio_path))
     sound = speech if out_sr == MOTION_SR else load_audio(audio_path, sr=out_sr)
 
     from tqdm import tqdm

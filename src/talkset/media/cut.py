@@ -10,7 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["ClipWriteError", "write_clip"]
+from talkset.errors import one_line
+
+__all__ = ["ClipWriteError", "X264_THREADS", "aac_rate", "write_clip", "x264_cpu_options"]
 
 # x264's output depends on its thread count, and "auto" follows the CPUs a process may use (which
 # libraries and schedulers change). A fixed count gives the same clip bytes on every executor.
@@ -147,11 +149,7 @@ def _open_input(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise ClipWriteError(f"{path}: cannot open: {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+        raise ClipWriteError(f"{path}: cannot open: {one_line(exc)}") from exc
 
 
 def _write(
@@ -183,7 +181,7 @@ def _write(
             if ain is not None:
                 astream = ain.streams.audio[0]
                 layout = "mono" if astream.codec_context.layout.nb_channels == 1 else "stereo"
-                sample_rate = _aac_rate(astream.codec_context.sample_rate)
+                sample_rate = aac_rate(astream.codec_context.sample_rate)
                 aenc = out.add_stream("aac", rate=sample_rate)
                 aenc.codec_context.layout = layout
                 aenc.codec_context.bit_rate = _AUDIO_BIT_RATE
@@ -221,7 +219,7 @@ def _write(
         raise
 
 
-def _aac_rate(rate: int) -> int:
+def aac_rate(rate: int) -> int:
     """The source rate when AAC supports it (the usual case), else the nearest one."""
     supported = av.codec.Codec("aac", "w").audio_rates or (rate,)
     return rate if rate in supported else min(supported, key=lambda r: abs(r - rate))
@@ -239,7 +237,7 @@ def _seek(
         try:
             container.seek(0)
         except av.FFmpegError as exc:
-            raise ClipWriteError(f"{path}: cannot seek: {_one_line(exc)}") from exc
+            raise ClipWriteError(f"{path}: cannot seek: {one_line(exc)}") from exc
 
 
 def _video_frames(
@@ -308,7 +306,7 @@ def _decode(
     try:
         yield from container.decode(stream)
     except av.FFmpegError as exc:
-        raise ClipWriteError(f"{path}: cannot decode: {_one_line(exc)}") from exc
+        raise ClipWriteError(f"{path}: cannot decode: {one_line(exc)}") from exc
 
 
 def _upright(frame: av.VideoFrame, quarter_turns: int) -> av.VideoFrame:
