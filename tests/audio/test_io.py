@@ -94,3 +94,40 @@ def test_audio_validates_and_coerces() -> None:
         Audio(np.zeros((2, 4), dtype=np.float32), sr=16000)
     with pytest.raises(ValueError):
         Audio(np.zeros(4, dtype=np.float32), sr=0)
+
+
+def _aac_with_a_gap(path: Path, gap_s: float, sr: int = 16000) -> None:
+    """4 s of AAC whose second half is stamped ``gap_s`` later than it was encoded (a concatenated file).
+
+    A click marks the middle of each second of the encoded audio.
+    """
+    seconds = 4
+    samples = np.zeros(seconds * sr, np.float32)
+    for k in range(seconds):
+        samples[k * sr + sr // 2: k * sr + sr // 2 + 80] = 0.8
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=sr)
+        stream.layout = "mono"
+        packets = []
+        for i in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, i:i + 1024], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = sr, i
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        shift = int(gap_s * sr)
+        for packet in packets:
+            if packet.pts is not None and packet.pts >= 2 * sr:
+                packet.pts += shift
+                packet.dts += shift
+            out.mux(packet)
+
+
+def test_a_gap_in_the_audio_timestamps_is_kept_as_silence(tmp_path: Path) -> None:
+    path = tmp_path / "gap.m4a"
+    _aac_with_a_gap(path, 0.5)
+    audio = load_audio(path)
+    clicks = [audio.start_s + i / audio.sr for i in np.flatnonzero(np.abs(audio.samples) > 0.4)]
+    seconds = sorted({round(c, 1) for c in clicks})
+    # The clicks encoded at 2.5 s and 3.5 s are stamped 0.5 s later and must be heard there (not at 2.5, 3.5).
+    assert seconds == pytest.approx([0.5, 1.5, 3.0, 4.0], abs=0.03)
+    assert audio.duration_s == pytest.approx(4.5, abs=0.1)

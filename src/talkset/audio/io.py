@@ -98,28 +98,82 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         # layout=None keeps the source channels; averaging them ourselves is the plain mean silero
         # and most tools expect, while swresample's mono matrix is (L+R)/sqrt(2), +3 dB that can clip.
         resampler = av.AudioResampler(format="fltp", layout=None, rate=sr)
-        chunks: list[np.ndarray] = []
-        start_s: float | None = None
+        placer = _Placer(sr)
         try:
             for packet in container.demux(stream):
                 for frame in packet.decode():
-                    if start_s is None:
-                        start_s = _frame_start_s(frame, stream)
-                    chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(frame))
-            chunks.extend(_downmix(f.to_ndarray()) for f in resampler.resample(None))  # flush the filter tail
+                    t = _frame_time_s(frame)
+                    if placer.needs_restart(t, frame.samples / frame.sample_rate):
+                        # A jump in the timestamps (a concatenated file, a dropped packet): flush what the
+                        # resampler holds, then start the next piece at its own time.
+                        placer.add(_drain(resampler.resample(None)))
+                        resampler = av.AudioResampler(format="fltp", layout=None, rate=sr)
+                        placer.restart(t)
+                    elif placer.start_s is None:
+                        placer.restart(t if t is not None else _stream_start_s(stream))
+                    placer.add(_drain(resampler.resample(frame)))
+            placer.add(_drain(resampler.resample(None)))  # flush the filter tail
         except (av.FFmpegError, ValueError) as e:  # ValueError: the resampler rejects a mid-stream layout change
             # Damage after some audio (a truncated file) keeps what was decoded, as video decoding does.
-            if not chunks:
+            if not placer.chunks:
                 raise AudioError(f"{path}: cannot decode audio ({one_line(e)})") from e
+        chunks, start_s = placer.chunks, placer.start_s
     if start_s is None or not chunks:
         raise AudioError(f"{path}: no audio samples decoded")
     return Audio(samples=np.concatenate(chunks), sr=sr, start_s=start_s)
 
 
-def _frame_start_s(frame: av.AudioFrame, stream: av.audio.stream.AudioStream) -> float:
-    """Presentation time of a decoded frame, falling back to the stream start, then 0."""
+GAP_TOLERANCE_S = 0.02  # timestamp jumps smaller than this are encoder rounding, not gaps
+
+
+class _Placer:
+    """Puts decoded pieces on the container clock: silence fills a gap in the timestamps, an overlap is cut."""
+
+    def __init__(self, sr: int):
+        self.sr = sr
+        self.start_s: float | None = None
+        self.chunks: list[np.ndarray] = []
+        self.n = 0  # samples placed so far
+        self._expected_s: float | None = None  # where the next input frame should start
+
+    def needs_restart(self, t: float | None, duration_s: float) -> bool:
+        expected, self._expected_s = self._expected_s, (t if t is not None else self._expected_s or 0.0) + duration_s
+        return t is not None and expected is not None and abs(t - expected) > GAP_TOLERANCE_S
+
+    def restart(self, t: float) -> None:
+        """The next samples belong at container time ``t``."""
+        if self.start_s is None:
+            self.start_s = t
+        else:
+            target = max(0, int(round((t - self.start_s) * self.sr)))
+            if target > self.n:
+                self.add([np.zeros(target - self.n, np.float32)])
+            while self.n > target:  # overlap: the later piece wins
+                last = self.chunks.pop()
+                self.n -= len(last)
+                if self.n < target:
+                    self.chunks.append(last[: target - self.n])
+                    self.n = target
+
+    def add(self, pieces: list[np.ndarray]) -> None:
+        for x in pieces:
+            self.chunks.append(x)
+            self.n += len(x)
+
+
+def _drain(frames) -> list[np.ndarray]:
+    return [_downmix(f.to_ndarray()) for f in frames]
+
+
+def _frame_time_s(frame: av.AudioFrame) -> float | None:
+    """Presentation time of a decoded frame, or None without a timestamp."""
     if frame.pts is not None and frame.time_base is not None:
         return float(frame.pts * frame.time_base)
+    return None
+
+
+def _stream_start_s(stream: av.audio.stream.AudioStream) -> float:
+    """The stream's start time, else 0."""
     if stream.start_time is not None and stream.time_base is not None:
         return float(stream.start_time * stream.time_base)
     return 0.0
