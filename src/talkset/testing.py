@@ -102,13 +102,26 @@ def tiny_feature_networks(folder) -> tuple:
     return paths
 
 
-def write_rgb_video(path, frames, fps: int = 25) -> None:
-    """Writes RGB uint8 frames (all one size, even sides) as an H.264 mp4 without audio."""
+def write_rgb_video(path, frames, fps: int = 25, pts: list[int] | None = None, time_base=None) -> None:
+    """Writes RGB uint8 frames (all one size, even sides) as an H.264 mp4 without audio.
+
+    Args:
+        path: the mp4 to write.
+        frames: (h, w, 3) uint8 arrays.
+        fps: nominal frame rate.
+        pts: each frame's timestamp in ``time_base`` ticks (default: one frame period apart).
+        time_base: a Fraction, with ``pts``.
+    """
     import av
 
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for f in frames:
-            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        if time_base is not None:
+            s.time_base = s.codec_context.time_base = time_base
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[i], time_base
+            c.mux(s.encode(frame))
         c.mux(s.encode())

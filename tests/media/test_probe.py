@@ -40,3 +40,21 @@ def test_unusable_files_raise_one_line_naming_the_file(media, tmp_path, make, wo
         probe(path)
     msg = str(e.value)
     assert str(path) in msg and words in msg and "\n" not in msg
+
+
+def test_variable_durations_with_the_nominal_average_are_flagged(tmp_path):
+    """Frame durations of 34 to 46 ms average 40 ms: the mean rate is the nominal 25 fps, only the durations vary."""
+    import numpy as np
+    from fractions import Fraction
+
+    from talkset.testing import write_rgb_video
+
+    frames = [np.full((64, 64, 3), i * 4 % 255, np.uint8) for i in range(61)]
+    steady, varying = tmp_path / "steady.mp4", tmp_path / "varying.mp4"
+    write_rgb_video(steady, frames, fps=25)
+    pts = np.cumsum([0] + [34, 46, 37, 43, 40] * 12).tolist()
+    write_rgb_video(varying, frames, fps=25, pts=pts, time_base=Fraction(1, 1000))
+    assert not probe(steady).variable_frame_rate
+    info = probe(varying)
+    assert info.fps == 25 and abs(info.avg_fps - 25) < 0.25  # the mean rate alone would not tell
+    assert info.variable_frame_rate

@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from talkset.errors import one_line
 
@@ -92,8 +93,10 @@ def probe(path: str | Path) -> VideoInfo:
             video_codec=vs.codec_context.name,
             fps=Fraction(nominal),
             avg_fps=Fraction(avg),
-            # A container whose mean rate differs from its nominal rate has variable frame timing.
-            variable_frame_rate=abs(float(avg) - float(nominal)) > 0.01 * float(nominal),
+            # A mean rate other than the nominal one, or frame durations that vary (a file can vary and still
+            # average its nominal rate).
+            variable_frame_rate=(abs(float(avg) - float(nominal)) > 0.01 * float(nominal)
+                                 or _durations_vary(path, vs.index)),
             video_start_s=float(first.time),
             duration_s=duration_s,
             rotation_deg=int(round(getattr(first, "rotation", 0) or 0)) % 360,
@@ -112,6 +115,35 @@ def _first_frame(container, vs, path: Path):
     except av.FFmpegError as e:
         raise ProbeError(f"{path}: video cannot be decoded ({one_line(e)})") from None
     raise ProbeError(f"{path}: video stream has no decodable frame (truncated?)")
+
+
+VFR_PACKETS = 600  # video packets whose timestamps are read to see whether frame durations vary
+
+
+def _durations_vary(path: Path, index: int) -> bool:
+    """Whether the first ``VFR_PACKETS`` frame durations differ from their median by more than timestamp rounding.
+
+    Only packets are read (nothing is decoded). A duration counts as different when it is off the median by more
+    than 1.5 clock ticks and 5 %; more than 5 % of such durations make the file variable.
+    """
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[index]
+            tick = float(stream.time_base) if stream.time_base else 0.0
+            times = []
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    times.append(float(packet.pts * packet.time_base))
+                if len(times) >= VFR_PACKETS:
+                    break
+    except av.FFmpegError:
+        return False
+    d = np.diff(np.unique(times))  # presentation order: B-frames arrive out of order
+    if len(d) < 4:
+        return False
+    median = float(np.median(d))
+    off = np.abs(d - median) > max(1.5 * tick, 0.05 * median)
+    return bool(off.mean() > 0.05)
 
 
 def _duration_s(container, vs) -> float:
