@@ -121,3 +121,15 @@ def test_word_starts_by_edit_distance() -> None:
     heard = ["SIL", "M", "EH", "P", "SIL", "S", "IH", "T", "IY", "SIL"]  # two vowels misheard
     recognised = [Phone(ph, 0.1 * i, 0.1 * (i + 1)) for i, ph in enumerate(heard)]
     np.testing.assert_allclose(word_starts(["map", "see", "tea"], prons, recognised), [0.1, 0.5, 0.7])
+
+
+def test_phones_do_not_depend_on_what_was_decoded_before(media):
+    """pocketsphinx's cepstral mean adapts across utterances; a worker's earlier files must not change a file's phones."""
+    from talkset.audio.io import load_audio
+    from talkset.audio.phonemes import english_score, recognize_phones
+
+    english = load_audio(media / "talking/vox_man_tv_224.mp4")
+    first = recognize_phones(english)
+    recognize_phones(load_audio(media / "audio/german_16k.wav"))
+    english_score(load_audio(media / "audio/japanese_16k.wav"))
+    assert recognize_phones(english) == first
