@@ -19,6 +19,12 @@ def test_variable_frame_rate_is_flagged(media):
     assert info.avg_fps == Fraction(1350, 61)
 
 
+def test_audio_as_the_first_stream(media):
+    """A QuickTime file whose first stream is its audio (stream 1 is the video)."""
+    info = probe(media / "calibration/negatives/n16_real_talking_with_graphic_cutaway_720p30.mov")
+    assert (info.width, info.height, info.has_audio, info.variable_frame_rate) == (1280, 720, True, False)
+
+
 def test_portrait_hevc_and_mpeg4_and_no_audio(media):
     hevc = probe(media / "talking/woman_outdoor_1080x1920_hevc.mp4")
     assert (hevc.video_codec, hevc.display_size, hevc.rotation_deg) == ("hevc", (1080, 1920), 0)

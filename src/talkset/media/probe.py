@@ -96,7 +96,7 @@ def probe(path: str | Path) -> VideoInfo:
             # A mean rate other than the nominal one, or frame durations that vary (a file can vary and still
             # average its nominal rate).
             variable_frame_rate=(abs(float(avg) - float(nominal)) > 0.01 * float(nominal)
-                                 or _durations_vary(path, vs.index)),
+                                 or _durations_vary(path)),
             video_start_s=float(first.time),
             duration_s=duration_s,
             rotation_deg=int(round(getattr(first, "rotation", 0) or 0)) % 360,
@@ -120,7 +120,7 @@ def _first_frame(container, vs, path: Path):
 VFR_PACKETS = 600  # video packets whose timestamps are read to see whether frame durations vary
 
 
-def _durations_vary(path: Path, index: int) -> bool:
+def _durations_vary(path: Path) -> bool:
     """Whether the first ``VFR_PACKETS`` frame durations differ from their median by more than timestamp rounding.
 
     Only packets are read (nothing is decoded). A duration counts as different when it is off the median by more
@@ -128,7 +128,7 @@ def _durations_vary(path: Path, index: int) -> bool:
     """
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[index]
+            stream = container.streams.video[0]  # the stream probe describes
             tick = float(stream.time_base) if stream.time_base else 0.0
             times = []
             for packet in container.demux(stream):
