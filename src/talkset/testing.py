@@ -1,9 +1,14 @@
-"""Test factories: synthetic manifest parts shaped like real ones, for merge, filter and bench tests."""
+"""Test factories: synthetic manifest parts shaped like real ones, for merge, filter and bench tests; the labels of
+the shared footage the verdict tests and ``benchmarks/truth.py`` judge curate by."""
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from talkset.curate.verdicts import MIN_COVERAGE, Label
 from talkset.dataset.manifest import REJECTED, ClipRecord, Span, clip_id_for
 
 
@@ -125,3 +130,50 @@ def write_rgb_video(path, frames, fps: int = 25, pts: list[int] | None = None, t
                 frame.pts, frame.time_base = pts[i], time_base
             c.mux(s.encode(frame))
         c.mux(s.encode())
+
+
+# Files outside calibration/ and what their README says they are.
+MEDIA_LABELS = {
+    "edge/man_eating_music_nospeech_512.mp4": {"label": "reject", "cause": {"segment", "sync", "no clear peak"}},
+    "edge/woman_music_lips_unsynced_512.mp4": {"label": "reject", "cause": {"sync", "no clear peak", "segment"}},
+    # A performer at a microphone between audience shots: anything kept must come from the performer's shot.
+    "edge/stage_cuts_multiperson_640x360.mp4": {"label": "spans", "talking_spans": [[3.58, 7.88]],
+                                                "cuts": [1.51, 3.58, 7.88], "min_coverage": 0.0},
+    "generated/real_man_suit_700_vfr.mp4": {"label": "keep"},
+}
+# What the calibration negatives must be rejected for (truth.json says why in words).
+NEGATIVE_CAUSES = {
+    "n01": {"sync", "no clear peak"}, "n02": {"sync", "no clear peak"}, "n03": {"sync"}, "n04": {"sync"},
+    "n05": {"segment", "sync", "no clear peak"}, "n06": {"head"}, "n07": {"mouth still"},
+    "n08": {"head", "quality"}, "n09": {"quality"}, "n11": {"segment", "mouth still"},
+    "n12": {"segment", "mouth still"}, "n13": {"segment", "mouth still"}, "n14": {"head"},
+    "n15": {"segment", "head"},
+}
+
+
+@dataclass
+class MediaLabel(Label):
+    """A labelled file of the media folder, with its separate audio if it has one."""
+
+    audio: str | None = None
+
+
+def media_labels(media: Path) -> list[MediaLabel]:
+    """A label for every file of the shared media folder that says what it is (calibration/truth.json, READMEs)."""
+    out = []
+    for e in json.loads((media / "calibration/truth.json").read_text()):
+        if e["label"] not in ("keep", "reject", "spans") or not (media / "calibration" / e["file"]).is_file():
+            continue
+        if e["file"].startswith("inputs/"):
+            continue  # audio only: not a video curate is meant to take
+        stem = Path(e["file"]).name[:3]
+        out.append(MediaLabel(f"calibration/{e['file']}", e["label"], NEGATIVE_CAUSES.get(stem, set()),
+                              e.get("talking_spans", []), e.get("cuts", [])))
+    for f in sorted((media / "talking").glob("*.mp4")):
+        wav = f.with_suffix(".wav")
+        out.append(MediaLabel(f"talking/{f.name}", "keep", audio=str(wav) if wav.is_file() else None))
+    for rel, spec in MEDIA_LABELS.items():
+        if (media / rel).is_file():
+            out.append(MediaLabel(rel, spec["label"], spec.get("cause", set()), spec.get("talking_spans", []),
+                                  spec.get("cuts", []), spec.get("min_coverage", MIN_COVERAGE)))
+    return out

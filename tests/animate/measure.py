@@ -9,14 +9,14 @@ import numpy as np
 
 from talkset.audio.io import load_audio
 from talkset.curate.config import Config
-from talkset.curate.scores.sync import av_offset
-from talkset.vision.face import FaceDetector, FaceMesher, mouth_shape
+from talkset.curate.scores.sync import SyncAudio, sync_score
+from talkset.vision.face import MOUTH_MEASURES, FaceDetector, FaceMesher, mouth_measures
 
 
 @dataclass
 class VideoMeasure:
     t: np.ndarray  # frame times, seconds
-    mouth: np.ndarray  # (n, 3) mouth_shape per frame, NaN where no face was meshed
+    mouth: np.ndarray  # (n, 5) mouth_measures per frame, NaN where no face was meshed
     found: np.ndarray  # (n,) bool: the face mesh found a face
     frames: list[np.ndarray]  # a few RGB frames (every ``keep_every``-th)
     fps: float
@@ -35,7 +35,7 @@ def measure_video(path: Path, keep_every: int = 25) -> VideoMeasure:
             lm = mesher(rgb, boxes[0] if boxes else None)
             t.append(frame.time)
             found.append(lm is not None)
-            mouth.append(mouth_shape(lm) if lm is not None else (np.nan,) * 3)
+            mouth.append(mouth_measures(lm) if lm is not None else np.full(len(MOUTH_MEASURES), np.nan))
             if i % keep_every == 0:
                 kept.append(rgb)
     detector.close()
@@ -48,5 +48,6 @@ def sync_of(path: Path, m: VideoMeasure) -> dict:
     ana = Config().analysis
     audio = load_audio(path)
     end = m.t[-1] + 1 / m.fps
-    return av_offset(m.t, m.mouth, audio.samples, audio.start_s, audio.sr, float(m.t[0]), float(end), m.fps,
-                     ana["sync_max_lag_frames"], ana["sync_natural_lead_s"])
+    return sync_score(m.t, m.mouth, SyncAudio.from_audio(audio), float(m.t[0]), float(end), m.fps,
+                      max_lag=ana["sync_max_lag_frames"], lead_s=ana["sync_natural_lead_s"],
+                      null_min_s=ana["sync_null_min_s"])

@@ -19,7 +19,8 @@ from talkset.animate.driving import (
     retarget_kps,
 )
 from talkset.audio.io import load_audio
-from talkset.curate.scores.sync import av_offset
+from talkset.curate.config import Config
+from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.vision.face import head_pose
 from talkset.testing import write_rgb_video
 from talkset.vision.kps import KPS_SIZE, kps_from_landmarks, mesh_video
@@ -162,12 +163,12 @@ def test_driving_jaw_is_in_sync_with_its_own_speech(media, name):
     m = motion_from_mesh(track, fps=25.0, portrait_landmarks=track.landmarks[0], portrait_size=(w, h))
     audio = load_audio(path)
     t = track.times[0] + np.arange(len(m)) / 25.0
-    sync = av_offset(t, m.jaw[:, None], audio.samples, audio.start_s, audio.sr, t[0], t[-1], 25.0,
-                     lead_s=0.12)  # curate's default natural lead (defaults.toml sync_natural_lead_s)
-    assert abs(sync["offset_frames"]) <= 2 and sync["confidence"] > 0.1, sync
+    lead = Config.load().analysis["sync_natural_lead_s"]
+    sound = SyncAudio.from_audio(audio)
+    sync = sync_score(t, m.jaw[:, None], sound, t[0], t[-1], 25.0, lead_s=lead)
+    assert abs(sync["offset_frames"]) <= 2 and sync["confidence"] > 2.0, sync
     # The same jaw against audio delayed by 8 frames moves the peak by 8: the jaw carries the timing.
-    late = av_offset(t, m.jaw[:, None], audio.samples, audio.start_s + 8 / 25.0, audio.sr, t[0], t[-1], 25.0,
-                     lead_s=0.12)
+    late = sync_score(t, m.jaw[:, None], sound.shifted(8 / 25.0), t[0], t[-1], 25.0, lead_s=lead)
     assert late["offset_frames"] - sync["offset_frames"] == 8, (sync, late)
     # Both eyes blink together. On the VoxCeleb face one eye alone read "closed" in 13% of frames; people
     # blink 15–20 times a minute for 100–300 ms, a few percent of frames. (The HDTF speaker glances down

@@ -83,7 +83,7 @@ def test_two_clips_of_one_source_share_a_speaker(media, tmp_path):
     cfg = tmp_path / "short.toml"
     cfg.write_text("[segment]\nmax_clip_s = 8.0\n[annotate]\nbody = false\nhands = false\n")
     out = tmp_path / "out"
-    curate([media / "talking/obama_450_20s.mp4"], out, config=cfg, workers=1, progress=False)
+    curate([media / "calibration/talking/t17_obama_256_30s_muxed.mp4"], out, config=cfg, workers=1, progress=False)
     kept = _kept(out)
     assert len(kept) >= 2
     assert len({r["metadata"]["speaker_id"] for r in kept}) == 1
@@ -95,7 +95,8 @@ def test_two_clips_of_one_source_share_a_speaker(media, tmp_path):
 
 @pytest.mark.slow
 def test_people_across_shared_media_get_distinct_speakers(media, tmp_path):
-    files = ["talking/vox_man_tv_224.mp4", "talking/obama_450_20s.mp4", "talking/hdtf_woman_flag_512_mpeg4.mp4",
+    files = ["talking/vox_man_tv_224.mp4", "calibration/talking/t17_obama_256_30s_muxed.mp4",
+             "talking/hdtf_woman_flag_512_mpeg4.mp4",
              "talking/man_worldmap_844.mp4", "talking/woman_blazer_1920x1080.mp4"]
     cfg = tmp_path / "c.toml"
     cfg.write_text("[annotate]\nbody = false\nhands = false\n")

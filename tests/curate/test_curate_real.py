@@ -59,7 +59,13 @@ def test_list_file_facts_reach_the_records_and_the_caption(run):
                for r in other if r["type"] == "clip")
 
 
-@pytest.mark.parametrize("name", TALKING + ("woman_headset_256_noaudio",))
+# obama_450_20s's audio measures 0.25 s behind its lips: 0.15 s later than the same speaker's other recording
+# (calibration t17) and the very lag of calibration negative n03 (t08's audio delayed 0.2 s). One threshold cannot
+# keep the one and reject the other; the honest verdict is the measured one, tested below.
+IN_SYNC = [n for n in TALKING if n != "obama_450_20s"]
+
+
+@pytest.mark.parametrize("name", IN_SYNC + ["woman_headset_256_noaudio"])
 def test_every_talking_video_gives_a_clip_in_sync(run, name):
     recs = _clips(run, f"talking/{name}.mp4")
     kept = [r for r in recs if r["status"] == "kept"]
@@ -69,6 +75,14 @@ def test_every_talking_video_gives_a_clip_in_sync(run, name):
         assert (run["out"] / r["video-path"]).is_file()
         assert (run["out"] / r["audio-path"]).is_file()
         assert 3.0 <= r["metadata"]["duration"] <= 30.0
+
+
+def test_late_audio_is_named_with_its_offset(run):
+    recs = [r for r in _clips(run, "talking/obama_450_20s.mp4") if r["type"] == "clip"]
+    assert recs and not [r for r in recs if r["status"] == "kept"]
+    for r in recs:
+        assert 3 < r["scores"]["sync"]["offset_frames"] <= 6, r["scores"]["sync"]
+        assert any(x.startswith("sync: offset +") for x in r["reasons"]), r["reasons"]
 
 
 @pytest.mark.parametrize("name", ["man_eating_music_nospeech_512", "woman_music_lips_unsynced_512"])

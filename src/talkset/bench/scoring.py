@@ -88,8 +88,10 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
     row["sync_offset_frames"] = sync["offset_frames"]
     row["sync_confidence"] = sync["confidence"]
     if sync["offset_frames"] is not None and ref_sync["offset_frames"] is not None:
-        # The reference's own offset is the zero: a generated clip as in sync as the real one scores 0.
-        row["sync_offset_vs_reference"] = sync["offset_frames"] - ref_sync["offset_frames"]
+        # The reference's own offset is the zero: a generated clip as in sync as the real one scores 0. The
+        # sub-frame offsets are compared, so two measurements a hair apart do not round to different frames.
+        fps = pred_info.fps
+        row["sync_offset_vs_reference"] = int(round((sync["offset_s"] - ref_sync["offset_s"]) * float(fps)))
         row["sync_abs_offset_vs_reference"] = abs(row["sync_offset_vs_reference"])
     if scorers.syncnet is not None:
         from talkset.bench.syncnet import lse

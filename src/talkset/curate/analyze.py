@@ -15,7 +15,7 @@ import numpy as np
 from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
 from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
-                                 FaceBox, FaceDetector, FaceMesher, head_pose, mouth_shape)
+                                 MOUTH_MEASURES, FaceBox, FaceDetector, FaceMesher, head_pose, mouth_measures)
 
 # TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
 KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)
@@ -26,13 +26,13 @@ class FaceSeries:
     """Per analysed frame, columns of equal length; NaN where no face was meshed."""
 
     t: list[float] = field(default_factory=list)
-    mouth: list[tuple[float, float, float]] = field(default_factory=list)  # mouth_shape()
+    mouth: list[np.ndarray] = field(default_factory=list)     # mouth_measures()
     kps: list[np.ndarray] = field(default_factory=list)       # (5, 2) pixels of the work frame
     pose: list[tuple[float, float, float]] = field(default_factory=list)
     completeness: list[float] = field(default_factory=list)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float).reshape(-1, 3),
+        return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float).reshape(-1, len(MOUTH_MEASURES)),
                 "kps": np.asarray(self.kps, float).reshape(-1, 5, 2), "pose": np.asarray(self.pose, float).reshape(-1, 3),
                 "completeness": np.asarray(self.completeness, float)}
 
@@ -144,37 +144,45 @@ class MotionConsumer:
 
 
 class FaceConsumer:
-    """Full-range detection at ``sample_fps``; 478-point mesh on every frame in the regions."""
+    """Full-range detection at ``sample_fps`` (``search_fps`` while no face is tracked); 478-point mesh on every
+    frame in the regions."""
 
     def __init__(self, detector: FaceDetector, mesher: FaceMesher, regions: list[tuple[float, float]],
-                 sample_fps: float):
+                 sample_fps: float, search_fps: float = 5.0):
         self.detector = detector
         self.mesher = mesher
         self.regions = regions
         self.period = 1.0 / sample_fps
+        # Without a face to track, look more often: a face that appears after a cut or a cut-away is found within
+        # a fifth of a second instead of half a second of frames without a mesh.
+        self.search_period = 1.0 / max(search_fps, sample_fps)
         self._next_sample = -np.inf
         self._in_region = False
         self.series = FaceSeries()
         self.det_rows: list[tuple[float, int, float]] = []
         self.last_box = None
+        self._lost = False  # the mesh has just lost the face: detect on the next frame
+        self._meshed = False  # the previous frame had a mesh
 
     def process_frame(self, view: FrameView) -> None:
         inside = _in_regions(view.t, self.regions)
         if not inside:
             if self._in_region:
                 self.mesher.reset()  # a new region is a new track
-            self._in_region = False
+            self._in_region = self._meshed = self._lost = False
             return
         self._in_region = True
         rgb = view.work_rgb
         h, w = rgb.shape[:2]
         box = None
-        sample = view.t >= self._next_sample
+        sample = view.t >= self._next_sample or self._lost
+        self._lost = False
         if sample:
-            # Samples on a fixed grid (k × period), so they never drift away from whole seconds.
-            self._next_sample = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
             boxes = self.detector(rgb)
             box = boxes[0] if boxes else None
+            # Samples on a fixed grid (k × period), so they never drift away from whole seconds.
+            period = self.period if box is not None else self.search_period
+            self._next_sample = (np.floor(view.t / period + 1e-6) + 1) * period - 1e-6
         lm = self.mesher(rgb, box) if (box is not None or self.last_box is not None) else None
         if sample:
             if not boxes and lm is not None:
@@ -186,13 +194,18 @@ class FaceConsumer:
                 self.mesher.reset()
         s = self.series
         s.t.append(view.t)
+        # A cut or a fast turn: find the face again at once instead of waiting for the next sample, so the
+        # first half second of a shot is not lost (one retry per loss: a stretch without a face costs no more
+        # than the regular samples).
+        self._lost = lm is None and self._meshed
+        self._meshed = lm is not None
         if lm is None:
-            s.mouth.append((np.nan, np.nan, np.nan))
+            s.mouth.append(np.full(len(MOUTH_MEASURES), np.nan))
             s.kps.append(np.full((5, 2), np.nan))
             s.pose.append((np.nan, np.nan, np.nan))
             s.completeness.append(0.0)
             return
-        s.mouth.append(mouth_shape(lm))
+        s.mouth.append(mouth_measures(lm))
         s.kps.append(lm[list(KPS5), :2])
         s.pose.append(head_pose(lm))
         s.completeness.append(100.0 * sum(
@@ -255,7 +268,7 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
     shots = ShotConsumer(segment_cfg["shot_detector"], segment_cfg["shot_threshold"],
                          max(1, round(segment_cfg["min_shot_s"] * fps)))
     motion = MotionConsumer()
-    faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"])
+    faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"], analysis_cfg["face_search_fps"])
     quality = QualityConsumer(faces, regions, analysis_cfg["quality_sample_fps"])
     # Faces run first: in speech regions their work frame is made anyway, and the small frames for
     # shots and motion are then scaled from it instead of from the full frame.

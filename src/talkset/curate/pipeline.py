@@ -24,8 +24,9 @@ from talkset.curate.caption import template_caption
 from talkset.curate.config import Config
 from talkset.curate.scores.head import head_detail
 from talkset.curate.scores.motion import motion_score
+from talkset.curate.scores.mouth import mouth_score
 from talkset.curate.scores.quality import quality_score
-from talkset.curate.scores.sync import av_offset
+from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
 from talkset.curate.thresholds import judge
 from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipRecord, Span, clip_id_for,
@@ -156,6 +157,10 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
                        progress=(lambda t: progress(t, info.duration_s)) if progress else None)
     seconds.update(analysis.stage_seconds)
     tic = time.perf_counter()
+    # Phones only where faces were measured (speech long enough to be a clip), with the search margin.
+    sync_audio = SyncAudio.from_audio(audio, phones=ana["sync_phones"], regions=[(a - 1.0, b + 1.0) for a, b in regions])
+    seconds["sync_audio"] = time.perf_counter() - tic
+    tic = time.perf_counter()
     times = analysis.frame_times
     if not len(times):
         raise ProbeError(f"{job.path}: no decodable video frame")
@@ -175,8 +180,10 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
         scores = {
             "quality": quality,
             "motion": motion_score(analysis.motion, start, end),
-            "sync": av_offset(analysis.faces["t"], analysis.faces["mouth"], audio.samples, audio.start_s,
-                              audio.sr, start, end, fps, ana["sync_max_lag_frames"], ana["sync_natural_lead_s"]),
+            "sync": sync_score(analysis.faces["t"], analysis.faces["mouth"], sync_audio, start, end, fps,
+                               max_lag=ana["sync_max_lag_frames"], lead_s=ana["sync_natural_lead_s"],
+                               null_min_s=ana["sync_null_min_s"]),
+            "mouth": mouth_score(analysis.faces["t"], analysis.faces["mouth"], start, end),
             "head_detail": head_detail(analysis.faces, analysis.detections, analysis.work_size, start, end),
         }
         rec = ClipRecord(

@@ -9,6 +9,8 @@ from typing import Any
 from talkset.dataset.manifest import CLIP, KEPT, REJECTED
 
 HEAD_SCORES = ("movement", "orientation", "completeness", "resolution", "rotation")
+# talkset 0.1's sync confidence was a peak-minus-median correlation, not a z-score: its records keep its threshold.
+LEGACY_SYNC_MIN_CONFIDENCE = 0.1
 
 
 def judge(scores: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> list[str]:
@@ -30,14 +32,25 @@ def judge(scores: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> li
     if consistency < th["face_consistency"]:
         reasons.append(f"head face_consistency: {consistency:.0f} < {th['face_consistency']:g} "
                        "(samples without exactly one face)")
+    opening = (scores.get("mouth") or {}).get("opening_range")
+    th = thresholds["mouth"]
+    if opening is not None and opening < th["min_opening_range"]:
+        reasons.append(f"mouth: still (opening range {opening:.3f} < {th['min_opening_range']:g})")
     sync, th = scores.get("sync") or {}, thresholds["sync"]
     if sync.get("offset_frames") is None:
         reasons.append("sync: no measurement (too little face or audio)")
-    else:
+    elif "scorer" not in sync:
         if abs(sync["offset_frames"]) > th["max_abs_offset_frames"]:
             reasons.append(f"sync: offset {sync['offset_frames']:+d} frames, |offset| > {th['max_abs_offset_frames']:g}")
-        if sync["confidence"] < th["min_confidence"]:
-            reasons.append(f"sync: confidence {sync['confidence']:.2f} < {th['min_confidence']:g}")
+        if sync["confidence"] < LEGACY_SYNC_MIN_CONFIDENCE:
+            reasons.append(f"sync: confidence {sync['confidence']:.2f} < {LEGACY_SYNC_MIN_CONFIDENCE:g} (talkset 0.1 score)")
+    elif sync.get("at_edge") or sync["confidence"] < th["min_confidence"]:
+        # Where the correlation has no clear peak, its position means nothing: say so instead of an offset.
+        why = "peak at the edge of the search" if sync.get("at_edge") else (
+            f"confidence {sync['confidence']:.2f} < {th['min_confidence']:g}")
+        reasons.append(f"sync: no clear peak ({why})")
+    elif abs(sync["offset_frames"]) > th["max_abs_offset_frames"]:
+        reasons.append(f"sync: offset {sync['offset_frames']:+d} frames, |offset| > {th['max_abs_offset_frames']:g}")
     quality = (scores.get("quality") or {}).get("score")
     if quality is None or quality < thresholds["quality"]["min_quality"]:
         shown = "none" if quality is None else f"{quality:.1f}"

@@ -227,15 +227,19 @@ def interocular(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[EYE_OUTER_L, :2] - landmarks[EYE_OUTER_R, :2]))
 
 
-def mouth_shape(landmarks: np.ndarray) -> tuple[float, float, float]:
-    """(inner-lip area, inner-lip gap, inner-lip width), normalised by the inter-ocular distance.
+OUTER_LIP_TOP, OUTER_LIP_BOTTOM = 0, 17
+MOUTH_MEASURES = ("inner_area", "inner_gap", "inner_width", "outer_gap", "jaw")
 
-    The area is divided by its square so all three are dimensionless and independent of face size; 0 area
-    and gap mean a closed mouth.
+
+def mouth_measures(landmarks: np.ndarray) -> np.ndarray:
+    """Five measures of mouth opening, normalised by the inter-ocular distance (``MOUTH_MEASURES``).
+
+    Inner-lip area (divided by the distance squared), inner-lip gap and width, outer-lip gap, and the jaw
+    (nose tip to chin). All are dimensionless and independent of face size; 0 area and gap mean a closed mouth.
     """
     io = interocular(landmarks)
     if io <= 0:
-        return float("nan"), float("nan"), float("nan")
+        return np.full(len(MOUTH_MEASURES), np.nan)
     upper = landmarks[list(INNER_LIP_UPPER), :2]
     lower = landmarks[list(INNER_LIP_LOWER), :2]
     poly = np.concatenate([upper, lower[::-1]])
@@ -243,4 +247,12 @@ def mouth_shape(landmarks: np.ndarray) -> tuple[float, float, float]:
     area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
     gap = landmarks[INNER_LIP_BOTTOM, 1] - landmarks[INNER_LIP_TOP, 1]
     width = np.linalg.norm(landmarks[INNER_LIP_L, :2] - landmarks[INNER_LIP_R, :2])
-    return float(area / io**2), float(gap / io), float(width / io)
+    outer = np.linalg.norm(landmarks[OUTER_LIP_BOTTOM, :2] - landmarks[OUTER_LIP_TOP, :2])
+    jaw = np.linalg.norm(landmarks[CHIN, :2] - landmarks[NOSE_TIP, :2])
+    return np.array([area / io**2, gap / io, width / io, outer / io, jaw / io])
+
+
+def mouth_shape(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(inner-lip area, inner-lip gap, inner-lip width): the first three of :func:`mouth_measures`."""
+    area, gap, width = mouth_measures(landmarks)[:3]
+    return float(area), float(gap), float(width)

@@ -38,8 +38,12 @@ def head_detail(faces: dict[str, np.ndarray], detections: dict[str, np.ndarray],
     min_side = float(min(work_size)) if min(work_size) > 0 else 1.0
     kps, poses, completeness, resolution = [], [], [], []
     missing_one_face = 0
+    meshed = np.flatnonzero(np.isfinite(faces["pose"]).all(axis=1))
     for t in steps:
-        i = _nearest(faces["t"], t, 0.1)
+        # The nearest meshed frame within a quarter second: one frame the mesh missed (a blink of the tracker
+        # after a cut) must not zero a whole second's scores.
+        j = _nearest(faces["t"][meshed], t, 0.25)
+        i = meshed[j] if j is not None else None
         d = _nearest(detections["t"], t, 0.3)  # detection samples are at least 2 a second
         n_faces = int(detections["n_faces"][d]) if d is not None else 0
         missing_one_face += n_faces != 1
