@@ -21,7 +21,8 @@ from talkset.vision.face import FaceDetector, FaceMesher, filter_native_stderr
 from talkset.vision.identity import FaceEmbedder
 from talkset.vision.pose import BodyPoser, HandPoser
 
-FILES = ["talking/vox_man_tv_224.mp4", "talking/obama_450_20s.mp4", "talking/hdtf_woman_flag_512_mpeg4.mp4",
+FILES = ["talking/vox_man_tv_224.mp4", "calibration/talking/t17_obama_256_30s_muxed.mp4",
+         "talking/hdtf_woman_flag_512_mpeg4.mp4",
          "talking/man_worldmap_844.mp4", "talking/woman_blazer_1920x1080.mp4",
          "talking/woman_outdoor_1080x1920_hevc.mp4"]
 

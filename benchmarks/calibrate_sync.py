@@ -1,82 +1,96 @@
-"""Calibrate and check the weight-free sync scorer on real speech (issue 2's sync notes).
+"""Calibrate the weight-free sync scorer on real speech, and show what each threshold costs.
 
-For every talking clip in shared/media it prints, per candidate clip: the raw lag (frames and seconds) at which
-the audio best matches the mouth, the confidence, and the lag again after the audio is delayed by 8 frames
-(which should move it by exactly 8). It also scores each clip's mouth against every *other* clip's audio,
-the confidence of a pair that is surely not in sync, so the threshold can be read against it.
+For every real talking clip (the ``keep`` files of calibration/truth.json, and talking/ of the media folder) it runs
+curate's own analysis pass and scores each speech span of 3 s or more:
 
-The natural lead (``sync_natural_lead_s`` in defaults.toml) is the centre of the raw lags of real clips.
+* with its own audio: the lag (the natural lead is their median) and the confidence;
+* with its audio shifted by k in {-8, -5, -3, +3, +5, +8} frames: how far the measured offset moves (should be k);
+* with the mouth played backwards under the real audio, and with every other clip's audio (mismatched pairs):
+  the confidence of pairs that are surely not in sync.
 
-    python benchmarks/calibrate_sync.py [--media ../shared/media]
+It prints the lowest confidence of a real pair, the 95th percentile of mismatched pairs, and, for a range of
+``min_confidence`` values, the share of real pairs kept (recall) and of mismatched / reversed pairs that would
+pass (false-accept rate); the default in defaults.toml is the smallest value whose false-accept rate on mismatched
+pairs is at most 5 %.
+
+    python benchmarks/calibrate_sync.py [--media ../shared/media] [--clip-s 0]
+
+``--clip-s 5`` also cuts every span into 5 s windows, the length of a short clip, where sync is hardest.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from talkset.audio.io import load_audio
+from talkset.curate.calibrate import SHIFTS, load_clip, pair_scores, real_files
 from talkset.curate.config import Config
 from talkset.curate.pipeline import Backends
-from talkset.curate.scores.sync import av_offset
 
-TALKING = ["hdtf_woman_flag_512_mpeg4", "man_worldmap_844", "obama_450_20s", "vox_man_tv_224",
-           "vox_woman_hand_occlusion_224", "woman_blazer_1920x1080", "woman_headset_256_noaudio",
-           "woman_outdoor_1080x1920_hevc"]
+DEFAULT_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--media", type=Path, default=DEFAULT_MEDIA)
+    parser.add_argument("--clip-s", type=float, default=0.0, help="cut spans into windows this long (0: whole spans)")
+    parser.add_argument("--dump", type=Path, default=None, help="write every scored pair (with its views) here as JSON")
     args = parser.parse_args()
+    from talkset.vision.face import NATIVE_FILTER_ENV, filter_native_stderr
+
+    os.environ[NATIVE_FILTER_ENV] = "1"
+    filter_native_stderr()
     backends, config = Backends.get(), Config.load()
-    from talkset.curate.analyze import analyze
-    from talkset.curate.segment import join_speech
-    from talkset.media.probe import probe
+    ana, th = config.analysis, config.thresholds["sync"]
+    max_off = th["max_abs_offset_frames"]
+    clips = [load_clip(v, w, c, backends, config, args.clip_s) for v, w, c in real_files(args.media)]
+    pairs = [p for p in pair_scores(clips, ana) if p["confidence"] is not None]
+    if args.dump:
+        args.dump.write_text(json.dumps(pairs))
 
-    series = []
-    for name in TALKING:
-        video = args.media / "talking" / f"{name}.mp4"
-        wav = video.with_suffix(".wav")
-        audio = load_audio(wav if wav.exists() else video)
-        info = probe(video)
-        speech = join_speech(backends.vad.speech_segments(audio), config.segment["speech_join_gap_s"],
-                             config.segment["speech_pad_s"])
-        regions = [(a - 0.5, b + 0.5) for a, b in speech]
-        result = analyze(video, rotation_deg=info.rotation_deg, fps=float(info.fps), regions=regions,
-                         detector=backends.detector, mesher=backends.mesher, segment_cfg=config.segment,
-                         analysis_cfg=config.analysis)
-        spans = [(max(a, result.frame_times[0]), min(b, result.frame_times[-1])) for a, b in speech if b - a >= 3]
-        series.append((name, float(info.fps), result.faces, audio, spans))
-
-    print(f"{'clip':32s} {'span s':>13s} {'raw lag':>8s} {'lag s':>7s} {'conf':>6s} {'+8 frames':>9s}")
-    lags_s, confs, null = [], [], []
-    for name, fps, faces, audio, spans in series:
-        delayed = np.concatenate([np.zeros(int(round(8 / fps * audio.sr)), np.float32), audio.samples])
-        for a, b in spans:
-            r = av_offset(faces["t"], faces["mouth"], audio.samples, audio.start_s, audio.sr, a, b, fps)
-            d = av_offset(faces["t"], faces["mouth"], delayed, audio.start_s, audio.sr, a, b, fps)
-            if r["raw_offset_frames"] is None:
-                continue
-            lags_s.append(r["raw_offset_frames"] / fps)
-            confs.append(r["confidence"])
-            print(f"{name:32s} {a:6.2f}-{b:6.2f} {r['raw_offset_frames']:+8d} {lags_s[-1]:+7.3f} "
-                  f"{r['confidence']:6.3f} {d['raw_offset_frames'] - r['raw_offset_frames']:+9d}")
-            for other, _, _, other_audio, _ in series:
-                if other != name:
-                    n = av_offset(faces["t"], faces["mouth"], other_audio.samples, other_audio.start_s,
-                                  other_audio.sr, a, min(b, a + other_audio.duration_s - 1), fps)
-                    if n["confidence"] is not None:
-                        null.append(n["confidence"])
-    lags = np.array(lags_s)
-    print(f"\nraw lag of real clips: min {lags.min():+.3f} s, max {lags.max():+.3f} s, "
-          f"median {np.median(lags):+.3f} s, centre of range {(lags.min() + lags.max()) / 2:+.3f} s")
-    print(f"configured natural lead: {config.analysis['sync_natural_lead_s']:.3f} s")
-    print(f"confidence, real pairs: median {np.median(confs):.3f}, min {np.min(confs):.3f}")
-    if null:
-        print(f"confidence, mismatched pairs: median {np.median(null):.3f}, 95th percentile "
-              f"{np.percentile(null, 95):.3f} (n={len(null)})")
+    print(f"{'clip':44s} {'span s':>13s} {'lag s':>7s} {'offset':>6s} {'conf':>6s}  moved-k for k in {SHIFTS}")
+    real = {(p["clip"], p["span"]): p for p in pairs if p["kind"] == "real"}
+    moved: dict = {}
+    for p in pairs:
+        if p["kind"] == "shifted" and (p["clip"], p["span"]) in real:
+            r = real[(p["clip"], p["span"])]
+            moved.setdefault((p["clip"], p["span"]), []).append(round((p["offset_s"] - r["offset_s"]) * p["fps"] - p["k"]))
+    for key, r in real.items():
+        print(f"{r['clip'][:44]:44s} {r['span'][0]:6.2f}-{r['span'][1]:6.2f} {r['lag_s']:+7.3f} {r['offset_frames']:+6d} "
+              f"{r['confidence']:6.2f}  {moved.get(key)}")
+    errors = np.array([e for v in moved.values() for e in v])
+    per_file: dict = {}
+    for r in real.values():
+        per_file.setdefault(r["clip"], []).append(r["lag_s"])
+    file_lags = np.array([np.median(v) for v in per_file.values()])
+    print(f"\nlag of real clips: mean of the files' median lags {file_lags.mean():+.3f} s (configured natural lead "
+          f"{ana['sync_natural_lead_s']:.3f} s), median {np.median(file_lags):+.3f} s, range {file_lags.min():+.3f} … "
+          f"{file_lags.max():+.3f} s over {len(file_lags)} files")
+    print(f"shift test: measured move within ±1 frame of k in {np.mean(np.abs(errors) <= 1):.0%} of {len(errors)} "
+          f"shifted pairs")
+    for scope, keep in (("calibration set", lambda p: p["calibration"]), ("calibration + talking/", lambda p: True)):
+        pick = lambda kind: np.array([(p["confidence"], p["offset_frames"]) for p in pairs
+                                      if p["kind"] == kind and keep(p)], float).reshape(-1, 2)
+        reals, mis, rev = pick("real"), pick("mismatched"), pick("reversed")
+        print(f"\n{scope}: real pairs n={len(reals)}, lowest confidence {reals[:, 0].min():.2f}; mismatched pairs "
+              f"n={len(mis)}, 95th percentile {np.percentile(mis[:, 0], 95):.2f}, max {mis[:, 0].max():.2f}; "
+              f"reversed max {rev[:, 0].max():.2f}")
+        print(f"{'min_confidence':>14s} {'real kept':>10s} {'mismatched >= it':>17s} {'... and in sync':>16s} "
+              f"{'reversed in sync':>17s}")
+        chosen = None
+        for cut in np.arange(1.0, 4.001, 0.05):
+            passes = lambda a: (a[:, 0] >= cut) & (np.abs(a[:, 1]) <= max_off)
+            far, rev_far = float(np.mean(passes(mis))), float(np.mean(passes(rev)))
+            if chosen is None and far <= 0.05 and rev_far == 0:
+                chosen = cut
+            if round(cut * 100) % 25 == 0 or cut == chosen:
+                print(f"{cut:14.2f} {np.mean(passes(reals)):10.0%} {np.mean(mis[:, 0] >= cut):17.1%} {far:16.1%} "
+                      f"{rev_far:17.1%}")
+        print(f"smallest min_confidence at which at most 5 % of mismatched pairs and no reversed one pass as in sync: "
+              f"{chosen:.2f} (configured {th['min_confidence']:g})")
 
 
 if __name__ == "__main__":
