@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkset.dataset.manifest import Record, load_manifest
 from talkset.curate.verdicts import judge_file
 from talkset.testing import media_labels
 
@@ -43,22 +44,21 @@ def run_curate(media: Path, items: list, out: Path, workers: int, config: str | 
     return curate([listing], out, workers=workers, config=config, progress=True)
 
 
-def implied_thresholds(items: list, by_file: dict[str, list[dict]]) -> list[str]:
+def implied_thresholds(items: list, by_file: dict[str, list[Record]]) -> list[str]:
     """What the stored scores say the thresholds should be."""
     keep_best, neg_conf, lags, keep_open, neg_open = [], [], [], [], []
     for e in items:
-        clips = [r for r in by_file.get(e.file, []) if r["type"] == "clip"]
-        syncs = [r["scores"]["sync"] for r in clips if r["scores"].get("sync", {}).get("confidence") is not None]
+        clips = [r for r in by_file.get(e.file, []) if r.type == "clip"]
+        syncs = [r.scores.sync for r in clips if r.scores.sync and r.scores.sync.confidence is not None]
+        opens = [r.scores.mouth.opening_range for r in clips if r.scores.mouth and r.scores.mouth.opening_range is not None]
         if e.label == "keep" and syncs:
-            best = max(syncs, key=lambda s: s["confidence"])
-            keep_best.append((best["confidence"], e.file))
-            lags += [s["lag_s"] for s in syncs if not s["at_edge"]]
-            keep_open += [r["scores"]["mouth"]["opening_range"] for r in clips
-                          if (r["scores"].get("mouth") or {}).get("opening_range") is not None]
+            best = max(syncs, key=lambda s: s.confidence)
+            keep_best.append((best.confidence, e.file))
+            lags += [s.lag_s for s in syncs if not s.at_edge]
+            keep_open += opens
         if e.label == "reject":
-            neg_conf += [(s["confidence"], e.file) for s in syncs]
-            neg_open += [(r["scores"]["mouth"]["opening_range"], e.file) for r in clips
-                         if (r["scores"].get("mouth") or {}).get("opening_range") is not None]
+            neg_conf += [(s.confidence, e.file) for s in syncs]
+            neg_open += [(o, e.file) for o in opens]
     lines = []
     if lags:
         lines.append(f"natural lead: median lag of keep clips {np.median(lags):+.3f} s "
@@ -96,18 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and args.out.exists():
         shutil.rmtree(args.out)
     run_curate(args.media, items, args.out, args.workers, args.config)
-    records = json.loads((args.out / "manifest.json").read_text())
-    by_file: dict[str, list[dict]] = defaultdict(list)
+    records = load_manifest(args.out)
+    by_file: dict[str, list[Record]] = defaultdict(list)
     root = args.media.resolve()
     for r in records:
         try:
-            by_file[str(Path(r["source"]["path"]).resolve().relative_to(root))].append(r)
+            by_file[str(Path(r.source.path).resolve().relative_to(root))].append(r)
         except ValueError:
             pass
     max_offset = int(Config.load(args.config).thresholds["sync"]["max_abs_offset_frames"])
     results, confusion = [], defaultdict(Counter)
     for e in items:
-        recs = sorted(by_file.get(e.file, []), key=lambda r: r["source"]["start"])
+        recs = sorted(by_file.get(e.file, []), key=lambda r: r.source.start)
         v = judge_file(e, recs, max_offset)
         ok, summary, causes = v.passed, v.summary, v.causes
         results.append({"file": e.file, "label": e.label, "passed": ok, "summary": summary, "causes": causes})
@@ -116,15 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             confusion[e.label][c] += 1
         print(f"{'ok  ' if ok else 'FAIL'} {e.label:6s} {e.file}: {summary}")
         for r in recs:
-            s = r.get("scores", {}).get("sync") or {}
-            span = f"{r['source']['start']:6.2f}-{r['source']['end']:6.2f}"
-            conf = f"conf {s['confidence']:5.2f}" if s.get("confidence") is not None else "conf   -  "
-            off = f"{s['offset_frames']:+3d}" if s.get("offset_frames") is not None else "  -"
-            print(f"        {span} {r['status']:8s} offset {off} {conf}  {'; '.join(r['reasons'])[:160]}")
+            s = r.scores.sync
+            span = f"{r.source.start:6.2f}-{r.source.end:6.2f}"
+            conf = f"conf {s.confidence:5.2f}" if s and s.confidence is not None else "conf   -  "
+            off = f"{s.offset_frames:+3d}" if s and s.offset_frames is not None else "  -"
+            print(f"        {span} {r.status:8s} offset {off} {conf}  {'; '.join(map(str, r.reasons))[:160]}")
     print("\nper label: files passing, and how many files had each rejection cause")
     for label, counts in sorted(confusion.items()):
         print(f"  {label:6s} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
-    gave = {r["file"]: any(x["status"] == "kept" for x in by_file.get(r["file"], [])) for r in results}
+    gave = {r["file"]: any(x.status == "kept" for x in by_file.get(r["file"], [])) for r in results}
     tp = sum(gave[e.file] for e in items if e.label == "keep")
     fp = sum(gave[e.file] for e in items if e.label == "reject")
     keeps = sum(e.label == "keep" for e in items)

@@ -337,18 +337,15 @@ def bench_build(
 ) -> None:
     """Draw a TalkVid-Bench style split: pools of kept clips per dimension, balanced across groups."""
     from talkset.bench.split import build
-    from talkset.dataset.manifest import read_json
+    from talkset.dataset.manifest import ManifestError, load_manifest
     from talkset.run.store import atomic_write_json
 
     if out.exists() and not force:
         raise typer.BadParameter(f"{out} exists; pass --force to replace it", param_hint="--out")
     try:
-        records = read_json(manifest)
-    except (OSError, ValueError) as e:
-        raise typer.BadParameter(f"{manifest}: cannot read manifest ({e})", param_hint="MANIFEST") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "id" in r for r in records):
-        raise typer.BadParameter(f"{manifest}: not a manifest (a JSON list of records with ids)",
-                                 param_hint="MANIFEST")
+        records = load_manifest(manifest)
+    except ManifestError as e:
+        raise typer.BadParameter(str(e), param_hint="MANIFEST") from None
     bench = build(records, [d.strip() for d in dims.split(",") if d.strip()], per_group, seed, joint,
                   root=str(manifest.resolve().parent))
     atomic_write_json(out, bench.to_dict())

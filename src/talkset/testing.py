@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from talkset.curate.verdicts import MIN_COVERAGE, Label
-from talkset.dataset.manifest import REJECTED, ClipRecord, Span, clip_id_for
+from talkset.dataset.manifest import clip_id_for
+from talkset.dataset.records import REJECTED, Metadata, Record, Scores, Span
 
 
 def synthetic_scores(rng: random.Random) -> dict[str, Any]:
@@ -52,12 +53,11 @@ def synthetic_part(video_index: int, n_clips: int, seed: int = 0) -> dict[str, A
     records = []
     for i in range(n_clips):
         start = 10.0 * i
-        rec = ClipRecord(id=clip_id_for(video_id, i), video_id=video_id,
-                         source=Span(f"/data/raw/{video_id}.mp4", start, start + 5.0),
-                         metadata={"duration": 5.0, "resolution": "1280x720", "fps": 25.0, "language": None,
-                                   "speaker_id": None, "age_group": None, "gender": None, "ethnicity": None,
-                                   "quality_score": 70.0, "video_codec": "h264", "audio_source": None},
-                         scores=synthetic_scores(rng), status=REJECTED)
+        rec = Record(id=clip_id_for(video_id, i), video_id=video_id,
+                     source=Span(f"/data/raw/{video_id}.mp4", start, start + 5.0),
+                     metadata=Metadata(duration=5.0, resolution="1280x720", fps=25.0, quality_score=70.0,
+                                       video_codec="h264"),
+                     scores=Scores.from_dict(synthetic_scores(rng)), status=REJECTED)
         records.append(rec.to_dict())
     return {"video_id": video_id, "path": f"/data/raw/{video_id}.mp4", "duration": 10.0 * n_clips,
             "records": records}

@@ -14,10 +14,15 @@ from talkset.bench.split import build
 from talkset.bench.sync import weightfree_sync
 from talkset.cli import app
 from talkset.vision.face import FaceDetector, FaceMesher
+from talkset.dataset.records import Record
 
 REAL = "generated/real_man_suit_700_vfr.mp4"
 FAKES = ["generated/fake_retalking_from_real_man_suit.mp4", "generated/fake_sadtalker_from_real_man_suit.mp4",
          "generated/fake_sync_none_from_real_man_suit.mp4", "generated/fake_wav2lip_from_real_man_suit.mp4"]
+
+
+def typed(records):
+    return [Record.from_dict(r) for r in records]
 
 
 def test_fakes_on_their_own_audio_beat_the_real_clip_on_foreign_audio(media):
@@ -39,7 +44,7 @@ def scored(media, tmp_path_factory):
                {"id": "fake-0000", "type": "clip", "status": "kept", "video-id": "fake", "video-path": REAL,
                 "audio-path": None, "source": {"path": REAL, "start": 0, "end": 6},
                 "metadata": {"language": "<script>alert(1)</script>", "gender": "male"}}]
-    bench = build(records, dims=["language", "gender"], per_group=5, root=str(media))
+    bench = build(typed(records), dims=["language", "gender"], per_group=5, root=str(media))
     pred = tmp / "pred"
     pred.mkdir()
     os.symlink(media / REAL, pred / "real-0000.mp4")
@@ -115,7 +120,7 @@ def test_weight_backed_metrics_run_when_the_user_gives_the_files(media, tmp_path
     inception, i3d = tiny_feature_networks(tmp_path)
     records = [{"id": "real-0000", "type": "clip", "status": "kept", "video-id": "real", "video-path": REAL,
                 "audio-path": None, "source": {"path": REAL, "start": 0, "end": 6}, "metadata": {"language": "en"}}]
-    bench = build(records, dims=["language"], per_group=1, root=str(media))
+    bench = build(typed(records), dims=["language"], per_group=1, root=str(media))
     (tmp_path / "pred").mkdir()
     os.symlink(media / FAKES[3], tmp_path / "pred" / "real-0000.mp4")
     result = evaluate(bench, tmp_path / "pred", syncnet=weights, inception=inception, i3d=i3d, progress=False,

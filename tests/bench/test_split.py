@@ -8,10 +8,15 @@ from talkset.bench import build, subgroup_stats
 from talkset.bench.split import Benchmark
 from talkset.cli import app
 from talkset.testing import synthetic_manifest
+from talkset.dataset.records import Record
+
+
+def typed(records):
+    return [Record.from_dict(r) for r in records]
 
 
 def test_defaults_reproduce_talkvid_bench_pool_sizes():
-    bench = build(synthetic_manifest(3000), seed=1)
+    bench = build(typed(synthetic_manifest(3000)), seed=1)
     sizes = {d: sum(map(len, pool.values())) for d, pool in bench.pools.items()}
     assert sizes == {"language": 195, "age_group": 105, "gender": 100, "ethnicity": 100} or bench.shortfalls
     assert sizes["age_group"] == 105 and sizes["gender"] == 100 and sizes["ethnicity"] == 100
@@ -21,7 +26,7 @@ def test_defaults_reproduce_talkvid_bench_pool_sizes():
 
 def test_same_seed_same_split_other_seed_other_split():
     records = synthetic_manifest(800)
-    a, b, c = build(records, seed=7), build(list(reversed(records)), seed=7), build(records, seed=8)
+    a, b, c = build(typed(records), seed=7), build(typed(list(reversed(records))), seed=7), build(typed(records), seed=8)
     assert a.to_dict() == b.to_dict()
     assert a.pools != c.pools
 
@@ -30,7 +35,7 @@ def test_only_kept_clips_no_duplicates_and_shortfalls_reported():
     records = synthetic_manifest(300)
     for r in records[::3]:
         r["status"] = "rejected"
-    bench = build(records, dims=["language", "gender"], per_group=40, seed=0)
+    bench = build(typed(records), dims=["language", "gender"], per_group=40, seed=0)
     kept = {r["id"] for r in records if r["status"] == "kept"}
     for pool in bench.pools.values():
         for ids in pool.values():
@@ -43,7 +48,7 @@ def test_only_kept_clips_no_duplicates_and_shortfalls_reported():
 
 def test_joint_balancing_respects_every_quota():
     records = synthetic_manifest(2000)
-    bench = build(records, dims=["gender", "ethnicity"], per_group=30, seed=3, joint=True)
+    bench = build(typed(records), dims=["gender", "ethnicity"], per_group=30, seed=3, joint=True)
     ids = {i for pool in bench.pools.values() for v in pool.values() for i in v}
     meta = {r["id"]: r["metadata"] for r in records}
     for dim in ("gender", "ethnicity"):

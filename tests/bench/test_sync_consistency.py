@@ -12,8 +12,13 @@ from talkset.bench.scoring import evaluate
 from talkset.bench.split import build
 from talkset.curate.run import curate
 from talkset.testing import media_labels
+from talkset.dataset.records import Record
 
 CI_SUBSET = ("t16",)  # 256² at 30 fps: cheap to decode five times
+
+
+def typed(records):
+    return [Record.from_dict(r) for r in records]
 
 
 def _keeps(media: Path, subset: bool) -> list[Path]:
@@ -28,7 +33,7 @@ def _copies_score_like_their_references(media: Path, tmp: Path, subset: bool) ->
     assert records
     for r in records:
         r["metadata"]["language"] = "any"  # one group, so every kept clip is in the split
-    bench = build(records, dims=["language"], per_group=len(records), root=str(out))
+    bench = build(typed(records), dims=["language"], per_group=len(records), root=str(out))
     pred = tmp / "pred"
     pred.mkdir()
     for r in records:

@@ -2,6 +2,7 @@ import pytest
 
 from talkset.curate.config import Config, ConfigError
 from talkset.curate.thresholds import apply, judge
+from talkset.dataset.records import Reason, Record, Scores, Span
 
 
 def test_defaults_carry_designs_numbers():
@@ -32,21 +33,22 @@ def test_bad_config_is_one_line_naming_the_file(tmp_path, text, words):
 
 def _scores(offset=0, confidence=0.3, quality=80.0):
     good = {"avg": 100.0, "min": 100.0}
-    return {"quality": {"score": quality}, "motion": {"track_survival": 90.0, "camera_motion": 1.0},
+    return Scores.from_dict({"quality": {"score": quality}, "motion": {"track_survival": 90.0, "camera_motion": 1.0},
             "sync": {"offset_frames": offset, "confidence": confidence},
             "head_detail": {k: dict(good) for k in ("movement", "orientation", "completeness", "resolution",
-                                                     "rotation")} | {"face_consistency": 100.0}}
+                                                     "rotation")} | {"face_consistency": 100.0}})
 
 
 def test_judge_names_each_failed_check():
     th = Config.load().thresholds
     assert judge(_scores(), th) == []
     reasons = judge(_scores(offset=9, quality=10.0), th)
-    assert "sync: offset +9 frames, |offset| > 3" in reasons
-    assert any(r.startswith("quality: 10.0") for r in reasons)
+    assert Reason("sync", "sync: offset +9 frames, |offset| > 3") in reasons
+    assert any(r.key == "quality" and r.text.startswith("quality: 10.0") for r in reasons)
 
 
 def test_apply_never_changes_scores():
-    rec = {"type": "clip", "scores": _scores(offset=5), "status": "kept", "reasons": []}
+    rec = Record(id="v-0000", video_id="v", source=Span("/x/v.mp4", 0.0, 5.0), scores=_scores(offset=5),
+                 status="kept")
     out = apply(rec, Config.load().thresholds)
-    assert out["status"] == "rejected" and out["scores"] == rec["scores"] and rec["status"] == "kept"
+    assert out.status == "rejected" and out.scores == rec.scores and rec.status == "kept" and not rec.reasons

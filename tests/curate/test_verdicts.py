@@ -24,6 +24,8 @@ from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.curate.segment import join_speech
 from talkset.curate.thresholds import judge
 from talkset.curate.verdicts import judge_file
+from talkset.dataset.manifest import load_manifest
+from talkset.dataset.records import Record, Scores, SyncScore
 from talkset.media.probe import probe
 from talkset.testing import media_labels
 
@@ -40,14 +42,13 @@ def _labels(media: Path, subset: bool):
             and (not subset or Path(lab.file).name.split("_")[0] in CI_SUBSET)]
 
 
-def _run(media: Path, tmp: Path, labels) -> dict[str, list[dict]]:
+def _run(media: Path, tmp: Path, labels) -> dict[str, list[Record]]:
     listing = tmp / "inputs.jsonl"
     listing.write_text("".join(json.dumps({"path": str(media / lab.file)}) + "\n" for lab in labels))
     curate([listing], tmp / "out", workers=2, progress=False)
-    records = json.loads((tmp / "out/manifest.json").read_text())
-    by_file: dict[str, list[dict]] = {}
-    for r in records:
-        by_file.setdefault(Path(r["source"]["path"]).name, []).append(r)
+    by_file: dict[str, list[Record]] = {}
+    for r in load_manifest(tmp / "out"):
+        by_file.setdefault(Path(r.source.path).name, []).append(r)
     return by_file
 
 
@@ -116,7 +117,7 @@ def test_shifting_real_audio_moves_the_offset_by_the_shift(media, k):
     moved = sync_score(faces["t"], faces["mouth"], sound.shifted(k / fps), start, end, fps, **kw)
     assert abs(moved["offset_s"] * fps - base["offset_s"] * fps - k) <= 1, (base, moved)
     if abs(k) >= 5:
-        assert [r for r in judge({"sync": moved}, th) if r.startswith("sync: offset")], (k, moved)
+        assert [r for r in judge(Scores(sync=SyncScore.from_dict(moved)), th) if r.text.startswith("sync: offset")], (k, moved)
 
 
 def _reversed_copy(src: Path, dst: Path) -> None:

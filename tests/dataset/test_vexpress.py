@@ -9,7 +9,6 @@ import torch
 from typer.testing import CliRunner
 
 from talkset.cli import app
-from talkset.dataset.manifest import read_json, write_json
 from talkset.dataset.vexpress import LIP_SLICE, export_vexpress
 from talkset.dataset.webdataset import ExportError
 from talkset.vision.kps import KPS_SIZE, load_kps
@@ -31,7 +30,7 @@ def curated(tmp_path_factory, media):
 
     out = tmp_path_factory.mktemp("vx") / "out"
     curate([media / CLIP], out, workers=1, progress=False)
-    records = read_json(out / "manifest.json")
+    records = json.loads((out / "manifest.json").read_text())
     kept = [r for r in records if r["status"] == "kept"]
     assert kept
     assert all(r["annotations"]["keypoints"] for r in kept), "curate wrote no annotation npz"
@@ -44,7 +43,7 @@ def curated(tmp_path_factory, media):
     arrays["face"] = np.full_like(arrays["face"], np.nan)
     np.savez_compressed(out / "annotations/blank-0001.npz", **arrays)
     blank["annotations"]["keypoints"] = "annotations/blank-0001.npz"
-    write_json(records + [lost, blank], out / "manifest.json")
+    (out / "manifest.json").write_text(json.dumps(records + [lost, blank]))
     return out
 
 
@@ -72,7 +71,7 @@ def photo_clip(tmp_path_factory, media):
     rec = {"id": "p-0000", "type": "clip", "status": "kept", "video-path": "clips/p-0000.mp4",
            "audio-path": "clips/p-0000.wav", "metadata": {"resolution": "624x624"},
            "annotations": {"keypoints": "annotations/p-0000.npz"}}
-    write_json([rec, {**rec, "id": "q-0000", "status": "rejected"}], out / "manifest.json")
+    (out / "manifest.json").write_text(json.dumps([rec, {**rec, "id": "q-0000", "status": "rejected"}]))
     return out, lm
 
 
@@ -109,7 +108,7 @@ def test_training_json_kps_and_face_info(curated, tmp_path):
     assert "missing video file" in reasons["lost-0001"] and "no face on any" in reasons["blank-0001"]
 
     entries = json.loads((dest / "vexpress.json").read_text())
-    records = {r["id"]: r for r in read_json(curated / "manifest.json")}
+    records = {r["id"]: r for r in json.loads((curated / "manifest.json").read_text())}
     assert result.samples == len(entries) >= 1
     for entry in entries:
         assert set(entry) == {"video", "face_info", "audio_embeds"}
@@ -167,7 +166,7 @@ def test_link_modes_embedder_and_overwrite(curated, tmp_path):
     entry = json.loads((dest / "vexpress.json").read_text())[0]
     assert (dest / entry["video"]).is_symlink()
     emb = torch.load(dest / entry["audio_embeds"])["global_embeds"]
-    duration = read_json(curated / "manifest.json")[0]["metadata"]["duration"]
+    duration = json.loads((curated / "manifest.json").read_text())[0]["metadata"]["duration"]
     assert abs(emb.shape[0] / 50 - duration) < 0.2 and len(calls) == 1
     with pytest.raises(ExportError, match="pass --force"):
         export_vexpress(curated, dest)

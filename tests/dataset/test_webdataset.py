@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from talkset.cli import app
-from talkset.dataset.manifest import read_json, write_json
 from talkset.dataset.webdataset import ExportError, export_webdataset, parse_bytes, safe_key
 
 runner = CliRunner()
@@ -23,7 +22,7 @@ def curated(tmp_path_factory, media):
 
     out = tmp_path_factory.mktemp("wds") / "out"
     curate([media / CLIP], out, workers=1, progress=False)
-    records = read_json(out / "manifest.json")
+    records = json.loads((out / "manifest.json").read_text())
     real = [r for r in records if r["status"] == "kept"]
     assert real, "the real clip was not kept"
     assert all(r["annotations"]["keypoints"] for r in real), "curate wrote no annotation npz"
@@ -37,7 +36,7 @@ def curated(tmp_path_factory, media):
     broken = json.loads(json.dumps(real[0]))
     broken.update({"id": "broken-0001", "video-path": "clips/nope.mp4"})
     records.append(broken)
-    write_json(records, out / "manifest.json")
+    (out / "manifest.json").write_text(json.dumps(records))
     return out
 
 
@@ -58,7 +57,7 @@ def test_shards_read_back_with_webdataset(curated, tmp_path):
 
     dest = tmp_path / "shards"
     result = export_webdataset(curated, dest, max_samples=2)
-    records = {r["id"]: r for r in read_json(curated / "manifest.json")}
+    records = {r["id"]: r for r in json.loads((curated / "manifest.json").read_text())}
     kept = sorted(i for i, r in records.items() if r["status"] == "kept" and r["type"] == "clip")
     assert [s.id for s in result.skipped] == ["broken-0001"] and "missing video file" in result.skipped[0].reason
     assert result.samples == len(kept) - 1 == 5

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from talkset.curate.thresholds import reason_key
+from talkset.dataset.records import Record
 from talkset.report import build_report
 from talkset.testing import synthetic_manifest
 
@@ -68,7 +68,7 @@ def test_loads_without_console_errors_and_funnel_matches(chrome, rt, synthetic_r
     shown = dict(chrome.execute_script(
         "return Array.from(document.querySelectorAll('#rejections tr')).slice(1)"
         ".map(r => [r.cells[0].textContent, parseInt(r.cells[1].textContent)])"))
-    want = Counter(k for r in recs if r["status"] != "kept" for k in {reason_key(r, x) for x in r["reasons"]})
+    want = Counter(k for r in recs if r["status"] != "kept" for k in Record.from_dict(r).reason_keys())
     assert shown == dict(want)
     # The pictures of the first rows load (a thumbnail, a source frame, placeholders); the rest are lazy.
     chrome.execute_script("document.getElementById('clips').scrollIntoView()")

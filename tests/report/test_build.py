@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from talkset.cli import app
 from talkset.curate.config import Config
 from talkset.curate.run import merge
-from talkset.dataset.manifest import ClipRecord, Span
-from talkset.report import ReportError, build_report, funnel
+from talkset.dataset.manifest import load_manifest
+from talkset.dataset.records import UNUSABLE, Funnel, Reason, Record, Span
+from talkset.report import ReportError, build_report
 from talkset.report import build as build_mod
 from talkset.report.build import embed_json
 from talkset.run.store import OutputStore
@@ -30,14 +31,14 @@ def test_funnel_counts_like_curates_summary(tmp_path):
     store = OutputStore(tmp_path / "out")
     store.create()
     parts = [synthetic_part(v, 1 + v % 4, seed=7) for v in range(25)]
-    bad = ClipRecord(id="bad-1", video_id="bad-1", type="source", status="failed", source=Span("/x/bad.mp4", 0, 0),
-                     reasons=["/x/bad.mp4: empty file (0 bytes)"]).to_dict()
+    bad = Record(id="bad-1", video_id="bad-1", type="source", status="failed", source=Span("/x/bad.mp4", 0, 0),
+                 reasons=[Reason(UNUSABLE, "/x/bad.mp4: empty file (0 bytes)")]).to_dict()
     parts.append({"video_id": "bad-1", "path": "/x/bad.mp4", "duration": 0.0, "records": [bad]})
     for part in parts:
         (store.parts / f"{part['video_id']}.json").write_text(json.dumps(part))
         (store.done / part["video_id"]).touch()
     summary = merge(store, Config.load())
-    f = funnel(json.loads((store.root / "manifest.json").read_text()))
+    f = Funnel.of(load_manifest(store.root))
     assert (f.sources, f.failed_sources, f.candidates, f.kept) == (summary.videos, summary.failed_videos,
                                                                      summary.candidates, summary.clips_kept)
     assert f.rejections == summary.rejections and len(f.rejections) >= 3

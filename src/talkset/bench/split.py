@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from talkset.dataset.records import CLIP, KEPT, Record
+
 # TalkVid-Bench's pool sizes.
 DEFAULT_POOL_SIZES = {"age_group": 105, "gender": 100, "ethnicity": 100, "language": 195}
 DEFAULT_DIMS = ("language", "age_group", "gender", "ethnicity")
@@ -53,8 +55,8 @@ class Benchmark:
         return cls(**d)
 
 
-def _group_of(record: dict[str, Any], dim: str) -> str | None:
-    value = (record.get("metadata") or {}).get(dim)
+def _group_of(record: Record, dim: str) -> str | None:
+    value = record.metadata.get(dim)
     return None if value in (None, "") else str(value)
 
 
@@ -72,7 +74,7 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
 
 
-def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] = DEFAULT_DIMS,
+def build(records: Iterable[Record], dims: list[str] | tuple[str, ...] = DEFAULT_DIMS,
           per_group: int | None = None, seed: int = 0, joint: bool = False, root: str | None = None
           ) -> Benchmark:
     """Draws the benchmark from manifest records.
@@ -85,9 +87,8 @@ def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] =
         joint: one shared pool balanced on every dimension at once (greedy), instead of a pool each.
         root: the folder the records' paths are relative to (stored for ``evaluate``).
     """
-    kept = sorted((r for r in records if r.get("type", "clip") == "clip" and r.get("status") == "kept"),
-                  key=lambda r: r["id"])
-    by_group: dict[str, dict[str, list[dict]]] = {d: defaultdict(list) for d in dims}
+    kept = sorted((r for r in records if r.type == CLIP and r.status == KEPT), key=lambda r: r.id)
+    by_group: dict[str, dict[str, list[Record]]] = {d: defaultdict(list) for d in dims}
     for rec in kept:
         for dim in dims:
             group = _group_of(rec, dim)
@@ -95,18 +96,18 @@ def build(records: Iterable[dict[str, Any]], dims: list[str] | tuple[str, ...] =
                 by_group[dim][group].append(rec)
     quotas = {dim: _quota(dim, sorted(by_group[dim]), per_group) for dim in dims}
     pools = (_joint(kept, dims, quotas, seed) if joint else
-             {dim: {g: sorted(r["id"] for r in _rng(seed, dim, g).sample(recs, min(quotas[dim][g], len(recs))))
+             {dim: {g: sorted(r.id for r in _rng(seed, dim, g).sample(recs, min(quotas[dim][g], len(recs))))
                     for g, recs in sorted(by_group[dim].items())} for dim in dims})
     shortfalls = [Shortfall(dim, g, quotas[dim][g], len(pools[dim][g]))
                   for dim in dims for g in sorted(pools[dim]) if len(pools[dim][g]) < quotas[dim][g]]
     chosen = {i for dim in pools.values() for ids in dim.values() for i in ids}
-    clips = {r["id"]: {k: r.get(k) for k in ("video-id", "video-path", "audio-path", "source", "metadata")}
-             for r in kept if r["id"] in chosen}
+    clips = {r.id: {k: d[k] for k in ("video-id", "video-path", "audio-path", "source", "metadata")}
+             for r in kept if r.id in chosen for d in (r.to_dict(),)}
     return Benchmark(seed=seed, dims=list(dims), mode="joint" if joint else "pools", pools=pools,
                      shortfalls=shortfalls, clips=clips, root=root)
 
 
-def _joint(kept: list[dict], dims, quotas: dict[str, dict[str, int]], seed: int) -> dict[str, dict[str, list[str]]]:
+def _joint(kept: list[Record], dims, quotas: dict[str, dict[str, int]], seed: int) -> dict[str, dict[str, list[str]]]:
     """One set of clips filling every dimension's group quotas at once, greedily in a seeded order.
 
     A clip is taken when it fills a group still short on some dimension and overfills none.
@@ -123,5 +124,5 @@ def _joint(kept: list[dict], dims, quotas: dict[str, dict[str, int]], seed: int)
             for d, g in groups.items():
                 if g is not None:
                     counts[d][g] += 1
-                    pools[d][g].append(rec["id"])
+                    pools[d][g].append(rec.id)
     return {d: {g: sorted(ids) for g, ids in sorted(pools[d].items())} for d in dims}

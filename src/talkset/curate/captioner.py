@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import CLIP, KEPT
+from talkset.dataset.manifest import CLIP, KEPT, ManifestError, Record, load_manifest
+from talkset.errors import one_line
 from talkset.run.store import atomic_write_json
 
 log = logging.getLogger("talkset.caption")
@@ -170,7 +171,7 @@ def caption_clips(out_dir: str | Path, *, base_url: str, model: str, api_key_env
     summary = CaptionSummary(out_dir=str(out), clips=len(records))
     todo = []
     for rec in records:
-        if caption_path(out, rec["id"]).exists() and not force:
+        if caption_path(out, rec.id).exists() and not force:
             summary.already += 1
         else:
             todo.append(rec)
@@ -190,13 +191,13 @@ def caption_clips(out_dir: str | Path, *, base_url: str, model: str, api_key_env
             reason = fut.result()
             if reason is None:
                 summary.captioned += 1
-                summary.clip_seconds += float(rec["metadata"].get("duration") or 0.0)
+                summary.clip_seconds += float(rec.metadata.duration or 0.0)
             else:
-                summary.failures[rec["id"]] = reason
-                log.warning("%s: caption failed: %s", rec["id"], reason)
+                summary.failures[rec.id] = reason
+                log.warning("%s: caption failed: %s", rec.id, reason)
             bar.update(1)
-    if summary.captioned or any(caption_path(out, r["id"]).exists() and (r.get("annotations") or {}).get(
-            "caption_structured") is None for r in records):
+    if summary.captioned or any(caption_path(out, r.id).exists() and r.annotations.caption_structured is None
+                                for r in records):
         _refresh(out)
     summary.wall_seconds = time.perf_counter() - started
     return summary
@@ -247,17 +248,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _kept_clips(out: Path) -> list[dict[str, Any]]:
-    path = out / "manifest.json"
+def _kept_clips(out: Path) -> list[Record]:
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CaptionError(f"{path}: no manifest (run `talkset curate` first)") from None
-    except (OSError, ValueError) as e:
-        raise CaptionError(f"{path}: cannot read manifest ({e})") from None
-    if not isinstance(records, list):
-        raise CaptionError(f"{path}: not a manifest (a JSON list of records)")
-    return [r for r in records if isinstance(r, dict) and r.get("type", CLIP) == CLIP and r.get("status") == KEPT]
+        records = load_manifest(out / "manifest.json")
+    except ManifestError as e:
+        raise CaptionError(f"{e} (run `talkset curate` first)" if "no manifest" in str(e) else str(e)) from None
+    return [r for r in records if r.type == CLIP and r.status == KEPT]
 
 
 def _refresh(out: Path) -> None:
@@ -274,24 +270,24 @@ def _refresh(out: Path) -> None:
         log.warning("manifest not refreshed: %s", e)
 
 
-def _caption_one(out: Path, rec: dict[str, Any], endpoint: _Endpoint, frames: int,
+def _caption_one(out: Path, rec: Record, endpoint: _Endpoint, frames: int,
                  refused: threading.Event) -> str | None:
     """Captions one clip; returns None on success or the one-line reason it failed. Never raises."""
     try:
         if refused.is_set():
             raise _ClipFailure("not sent: the endpoint refused the API key on an earlier clip")
-        if not rec.get("video-path"):
+        if not rec.video_path:
             raise _ClipFailure("kept but has no clip file (run `talkset cut OUT`)")
-        video = out / rec["video-path"]
+        video = out / rec.video_path
         facts = clip_facts(out, rec)
         images = sample_frames(video, frames)
         request = build_request(endpoint.model, facts, images)
-        answer = _post(endpoint, request, rec["id"])
+        answer = _post(endpoint, request, rec.id)
         caption = parse_caption(answer)
-        caption.update(clip_id=rec["id"], model=endpoint.model, base_url=endpoint.public_base_url,
+        caption.update(clip_id=rec.id, model=endpoint.model, base_url=endpoint.public_base_url,
                        created=datetime.now(UTC).isoformat(timespec="seconds"), frames=len(images),
                        facts=facts)
-        atomic_write_json(caption_path(out, rec["id"]), caption)
+        atomic_write_json(caption_path(out, rec.id), caption)
         return None
     except _Refused as e:
         refused.set()
@@ -299,36 +295,36 @@ def _caption_one(out: Path, rec: dict[str, Any], endpoint: _Endpoint, frames: in
     except _ClipFailure as e:
         return endpoint.redact(str(e))
     except Exception as e:  # noqa: BLE001 — a bad clip must not end the run; the reason is kept
-        return endpoint.redact(f"{type(e).__name__}: {e}".splitlines()[0])
+        return endpoint.redact(f"{type(e).__name__}: {one_line(e)}")
 
 
-def clip_facts(out: Path, rec: dict[str, Any]) -> dict[str, Any]:
+def clip_facts(out: Path, rec: Record) -> dict[str, Any]:
     """What curate measured on a clip, as sent to the model (and stored in the caption file)."""
-    meta, scores, ann = rec.get("metadata") or {}, rec.get("scores") or {}, rec.get("annotations") or {}
-    head = scores.get("head_detail") or {}
-    sync = scores.get("sync") or {}
+    meta, scores, ann = rec.metadata, rec.scores, rec.annotations
+    head, sync = scores.head_detail, scores.sync
     facts = {
-        "clip_id": rec["id"],
-        "duration_s": meta.get("duration"),
-        "resolution": meta.get("resolution"),
-        "fps": meta.get("fps"),
-        "language": meta.get("language"),
-        "speaker_id": meta.get("speaker_id"),
-        "shot_type": ann.get("shot_type"),
-        "template_caption": ann.get("caption"),
-        "quality_score": (scores.get("quality") or {}).get("score", meta.get("quality_score")),
-        "head_detail": {k: (v.get("avg") if isinstance(v, dict) else v) for k, v in head.items()
-                        if k in ("orientation", "movement", "rotation", "resolution")},
-        "sync": {"offset_frames": sync.get("offset_frames"), "confidence": sync.get("confidence")},
+        "clip_id": rec.id,
+        "duration_s": meta.duration,
+        "resolution": meta.resolution,
+        "fps": meta.fps,
+        "language": meta.language,
+        "speaker_id": meta.speaker_id,
+        "shot_type": ann.shot_type,
+        "template_caption": ann.caption,
+        "quality_score": scores.quality.score if scores.quality else meta.quality_score,
+        "head_detail": {k: stat.avg for k in ("orientation", "movement", "rotation", "resolution")
+                        if head and (stat := head.stat(k))},
+        "sync": {"offset_frames": sync.offset_frames if sync else None,
+                 "confidence": sync.confidence if sync else None},
     }
-    measured = ann.get("facts") or {}  # framing, lighting, loudness, speech rate from the annotate stage
+    measured = ann.facts or {}  # framing, lighting, loudness, speech rate from the annotate stage
     if measured:
         facts["measured"] = measured
     pose = measured.get("head_pose")
     if isinstance(pose, list) and len(pose) == 3:
         facts["head_pose_deg"] = {k: round(float(v), 1) for k, v in zip(("pitch", "yaw", "roll"), pose)}
     else:
-        pose = _median_head_pose(out, ann.get("keypoints"))
+        pose = _median_head_pose(out, ann.keypoints)
         if pose is not None:
             facts["head_pose_deg"] = pose
     return facts

@@ -28,11 +28,13 @@ from talkset.curate.scores.mouth import mouth_score
 from talkset.curate.scores.quality import quality_score
 from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
-from talkset.curate.thresholds import judge
-from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, ClipRecord, Span, clip_id_for,
+from talkset.curate.thresholds import apply
+from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, UNUSABLE, Annotations, Metadata, Reason,
+                                      Record, Scores, Span, clip_id_for,
                                       printable_path, video_id_for)
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
+from talkset.errors import one_line
 from talkset.run.store import OutputStore
 
 log = logging.getLogger(__name__)
@@ -119,18 +121,17 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def source_record(job: VideoJob, status: str, reason: str, info: VideoInfo | None = None) -> dict[str, Any]:
+def source_record(job: VideoJob, status: str, reason: Reason, info: VideoInfo | None = None) -> Record:
     """A record for a source that gave no candidate clip (failed, or nothing to keep)."""
-    meta = {"duration": info.duration_s, "resolution": "%dx%d" % info.display_size} if info else {}
+    meta = Metadata(duration=info.duration_s, resolution="%dx%d" % info.display_size) if info else Metadata()
     subtitle = printable_path(job.subtitle_path) if job.subtitle_path else None
-    rec = ClipRecord(id=job.video_id, video_id=job.video_id, type=SOURCE,
-                     source=Span(printable_path(job.path), 0.0, info.duration_s if info else 0.0),
-                     subtitle_path=subtitle, metadata=meta, status=status, reasons=[reason])
-    return rec.to_dict()
+    return Record(id=job.video_id, video_id=job.video_id, type=SOURCE,
+                  source=Span(printable_path(job.path), 0.0, info.duration_s if info else 0.0),
+                  subtitle_path=subtitle, metadata=meta, status=status, reasons=[reason])
 
 
 def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=None
-                  ) -> tuple[VideoInfo, list[dict], Any, dict]:
+                  ) -> tuple[VideoInfo, list[Record], Any, dict]:
     """Probe, audio, VAD and the single video pass; returns (info, clip records, audio, stage seconds).
 
     Raises:
@@ -177,7 +178,7 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
     for index, (start, end) in enumerate(spans):
         qmask = (analysis.quality["t"] >= start) & (analysis.quality["t"] <= end)
         quality = quality_score(analysis.quality, qmask, bpp)
-        scores = {
+        scores = _clean({
             "quality": quality,
             "motion": motion_score(analysis.motion, start, end),
             "sync": sync_score(analysis.faces["t"], analysis.faces["mouth"], sync_audio, start, end, fps,
@@ -185,17 +186,17 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
                                null_min_s=ana["sync_null_min_s"]),
             "mouth": mouth_score(analysis.faces["t"], analysis.faces["mouth"], start, end),
             "head_detail": head_detail(analysis.faces, analysis.detections, analysis.work_size, start, end),
-        }
-        rec = ClipRecord(
+        })
+        rec = Record(
             id=clip_id_for(job.video_id, index), video_id=job.video_id, source=Span(job.path, start, end),
             subtitle_path=job.subtitle_path,
-            metadata={"duration": round(end - start, 4), "resolution": f"{w}x{h}", "fps": float(f"{fps:.6g}"),
-                      "language": known.get("language"), "speaker_id": None, "age_group": known.get("age_group"),
-                      "gender": known.get("gender"), "ethnicity": known.get("ethnicity"),
-                      "quality_score": quality["score"], "video_codec": info.video_codec,
-                      "audio_source": job.audio_path or job.path},
-            scores=scores)
-        records.append(_clean(rec.to_dict()))
+            metadata=Metadata(duration=round(end - start, 4), resolution=f"{w}x{h}", fps=float(f"{fps:.6g}"),
+                              language=known.get("language"), age_group=known.get("age_group"),
+                              gender=known.get("gender"), ethnicity=known.get("ethnicity"),
+                              quality_score=scores["quality"]["score"], video_codec=info.video_codec,
+                              audio_source=job.audio_path or job.path),
+            scores=Scores.from_dict(scores))
+        records.append(rec)
     seconds["score"] = time.perf_counter() - tic
     cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
     return info, records, audio, {"seconds": seconds, **cut_info}
@@ -207,47 +208,46 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     for name in (job.path, job.audio_path, job.subtitle_path):
         if name is not None and printable_path(name) != name:
             # Such a name cannot be written into a UTF-8 manifest and read back as the same file.
-            reason = f"{printable_path(name)}: file name is not valid UTF-8; rename the file"
+            reason = _unusable(f"{printable_path(name)}: file name is not valid UTF-8; rename the file")
             outcome.failed = commit_failure(store, job, reason, retry=False)
             return outcome
     try:
         info, records, audio, extra = analyse_video(job, config, backends, _throttled(store, job.video_id))
     except (ProbeError, AudioError, av.FFmpegError) as e:
-        reason = str(e) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({e})"
-        outcome.failed = commit_failure(store, job, reason.splitlines()[0], retry=False)
+        reason = one_line(e, 1000) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({one_line(e)})"
+        outcome.failed = commit_failure(store, job, _unusable(reason), retry=False)
         return outcome
     outcome.duration_s = info.duration_s
     outcome.stage_seconds = extra["seconds"]
-    for rec in records:
-        rec["reasons"] = judge(rec["scores"], config.thresholds)
-        rec["status"] = REJECTED if rec["reasons"] else KEPT
-    kept = [r for r in records if r["status"] == KEPT]
+    records = [apply(rec, config.thresholds) for rec in records]
+    kept = [r for r in records if r.status == KEPT]
     tic = time.perf_counter()
     if kept:
-        planned = [p for r in kept for p in clip_files(r["id"], config)]
+        planned = [p for r in kept for p in clip_files(r.id, config)]
         taken = store.claim(job.video_id, planned)
         if taken:
-            outcome.failed = commit_failure(store, job, f"{taken} (move it away and rerun)", retry=True, info=info)
+            outcome.failed = commit_failure(store, job, _unusable(f"{taken} (move it away and rerun)"), retry=True,
+                                            info=info)
             return outcome
         for rec in kept:
             try:
                 write_clip_files(job, info, rec, audio, store, config.output)
             except ClipWriteError as e:
-                rec["status"], rec["reasons"] = REJECTED, [f"write: {e}"]
+                rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
     outcome.stage_seconds["write"] = time.perf_counter() - tic
     tic = time.perf_counter()
     embeddings = {}
     for rec in kept:
-        if rec["video-path"] is not None:
+        if rec.video_path is not None:
             annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
     outcome.stage_seconds["annotate"] = time.perf_counter() - tic
     if not records:
-        records = [source_record(job, REJECTED, _why_no_candidate(extra, config), info)]
+        records = [source_record(job, REJECTED, Reason("segment", _why_no_candidate(extra, config)), info)]
     store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,
                                 "probe": info.to_dict(), **{k: extra[k] for k in ("cuts", "speech")},
-                                "embeddings": embeddings, "records": records})
-    outcome.kept = sum(r["status"] == KEPT for r in records if r["type"] == CLIP)
-    outcome.rejected = sum(r["status"] == REJECTED for r in records if r["type"] == CLIP)
+                                "embeddings": embeddings, "records": [r.to_dict() for r in records]})
+    outcome.kept = sum(r.status == KEPT for r in records if r.type == CLIP)
+    outcome.rejected = sum(r.status == REJECTED for r in records if r.type == CLIP)
     return outcome
 
 
@@ -264,14 +264,17 @@ def _throttled(store: OutputStore, video_id: str, every_s: float = 2.0):
     return report
 
 
-def commit_failure(store: OutputStore, job: VideoJob, reason: str, *, retry: bool,
+def _unusable(text: str) -> Reason:
+    return Reason(UNUSABLE, printable_path(text))
+
+
+def commit_failure(store: OutputStore, job: VideoJob, reason: Reason, *, retry: bool,
                    info: VideoInfo | None = None) -> str:
     """Commits a failed-source record; ``retry`` leaves the video to be tried again by the next run."""
-    reason = printable_path(reason)
     store.commit(job.video_id, {"video_id": job.video_id, "path": printable_path(job.path), "retry": retry,
                                 "duration": info.duration_s if info else 0.0,
-                                "records": [source_record(job, FAILED, reason, info)]})
-    return reason
+                                "records": [source_record(job, FAILED, reason, info).to_dict()]})
+    return reason.text
 
 
 def _why_no_candidate(extra: dict, config: Config) -> str:
@@ -281,22 +284,21 @@ def _why_no_candidate(extra: dict, config: Config) -> str:
             f"({len(extra['speech'])} speech segments, {len(extra['cuts'])} cuts)")
 
 
-def write_clip_files(job: VideoJob, info: VideoInfo, rec: dict, audio, store: OutputStore,
+def write_clip_files(job: VideoJob, info: VideoInfo, rec: Record, audio, store: OutputStore,
                      output: dict[str, Any]) -> None:
     """Writes a kept record's clip (mp4) and its 16 kHz audio (wav), and points the record at them."""
     import soundfile as sf
 
-    start, end = rec["source"]["start"], rec["source"]["end"]
-    tmp_mp4 = store.temp_path(job.video_id, f"{rec['id']}.mp4")
+    start, end = rec.source.start, rec.source.end
+    tmp_mp4 = store.temp_path(job.video_id, f"{rec.id}.mp4")
     write_clip(Path(job.path), start, end, tmp_mp4,
                audio_path=Path(job.audio_path) if job.audio_path else None, rotation_deg=info.rotation_deg,
                preset=output["video_preset"], crf=output["video_crf"])
-    tmp_wav = store.temp_path(job.video_id, f"{rec['id']}.wav")
+    tmp_wav = store.temp_path(job.video_id, f"{rec.id}.wav")
     sf.write(tmp_wav, audio.slice(start, end), audio.sr, subtype="PCM_16", format="WAV")
-    store.place(tmp_mp4, f"clips/{rec['id']}.mp4")
-    store.place(tmp_wav, f"clips/{rec['id']}.wav")
-    rec["video-path"] = f"clips/{rec['id']}.mp4"
-    rec["audio-path"] = f"clips/{rec['id']}.wav"
+    store.place(tmp_mp4, f"clips/{rec.id}.mp4")
+    store.place(tmp_wav, f"clips/{rec.id}.wav")
+    rec.video_path, rec.audio_path = f"clips/{rec.id}.mp4", f"clips/{rec.id}.wav"
 
 
 def clip_files(clip_id: str, config: Config) -> list[str]:
@@ -305,39 +307,39 @@ def clip_files(clip_id: str, config: Config) -> list[str]:
     return files + ([f"annotations/{clip_id}.npz"] if config.annotate["keypoints"] else [])
 
 
-def annotate_record(job: VideoJob, rec: dict, audio, speech: list, store: OutputStore, config: Config,
+def annotate_record(job: VideoJob, rec: Record, audio, speech: list, store: OutputStore, config: Config,
                     backends: Backends, embeddings: dict[str, list[float]]) -> None:
     """Annotates a kept record's written clip: keypoints file, shot type, facts and the template caption.
 
     A clip whose annotation fails stays kept with empty annotations and a warning: the clip itself is good.
     """
     cfg = config.annotate
-    start, end = rec["source"]["start"], rec["source"]["end"]
-    meta = rec["metadata"]
+    start, end = rec.source.start, rec.source.end
+    meta = rec.metadata
     in_clip = [(max(a, start) - start, min(b, end) - start) for a, b in speech if b > start and a < end]
-    facts: dict[str, Any] = {"language": meta.get("language"), "duration": meta["duration"],
-                             "resolution": meta["resolution"], "fps": meta["fps"],
+    facts: dict[str, Any] = {"language": meta.language, "duration": meta.duration,
+                             "resolution": meta.resolution, "fps": meta.fps,
                              **audio_facts(audio.slice(start, end), audio.sr, in_clip)}
-    annotations = {"keypoints": None, "shot_type": None, "caption": None, "caption_structured": None}
+    annotations = Annotations()
     if cfg["keypoints"]:
         try:
-            ann = annotate_clip(store.root / rec["video-path"], backends.annotators(cfg),
+            ann = annotate_clip(store.root / str(rec.video_path), backends.annotators(cfg),
                                 work_max_side=config.analysis["work_max_side"],
                                 embedding_frames=cfg["embedding_frames"])
         except (av.FFmpegError, OSError, ValueError, RuntimeError) as e:
-            log.warning("%s: annotating clip %s failed (%s)", printable_path(job.path), rec["id"], e)
+            log.warning("%s: annotating clip %s failed (%s)", printable_path(job.path), rec.id, e)
         else:
-            tmp = store.temp_path(job.video_id, f"{rec['id']}.npz")
+            tmp = store.temp_path(job.video_id, f"{rec.id}.npz")
             tmp.write_bytes(ann.npz_bytes())
-            store.place(tmp, f"annotations/{rec['id']}.npz")
-            annotations.update(keypoints=f"annotations/{rec['id']}.npz", shot_type=ann.shot_type)
+            store.place(tmp, f"annotations/{rec.id}.npz")
+            annotations.keypoints, annotations.shot_type = f"annotations/{rec.id}.npz", ann.shot_type
             facts.update(ann.facts)
             if ann.embedding is not None:
-                embeddings[rec["id"]] = [round(float(v), 5) for v in ann.embedding]
+                embeddings[rec.id] = [round(float(v), 5) for v in ann.embedding]
     facts = _clean({k: round(v, 4) if isinstance(v, float) else
                     [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in facts.items()})
-    annotations.update(caption=template_caption(facts), facts=facts)
-    rec["annotations"] = annotations
+    annotations.caption, annotations.facts = template_caption(facts), facts
+    rec.annotations = annotations
 
 
 def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:
@@ -352,7 +354,7 @@ def curate_one(args: tuple[VideoJob, str, dict]) -> Outcome:
         detail = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[0]
         reason = f"{job.path}: {detail} (the next run tries it again)"
         try:
-            commit_failure(store, job, reason, retry=True)
+            reason = commit_failure(store, job, _unusable(reason), retry=True)
         except OSError:
             pass  # the output folder itself is unwritable: the reason still reaches the log
         return Outcome(job.video_id, job.path, failed=reason)

@@ -18,8 +18,9 @@ from tqdm import tqdm
 from talkset.curate.config import Config
 from talkset.curate.inputs import expand_inputs
 from talkset.curate.pipeline import Outcome, commit_failure, curate_one
-from talkset.curate.thresholds import apply, reason_keys
-from talkset.dataset.manifest import CLIP, FAILED, KEPT, ManifestWriter, parquet_schema
+from talkset.curate.thresholds import apply
+from talkset.dataset.manifest import ManifestWriter, parquet_schema
+from talkset.dataset.records import CLIP, UNUSABLE, Funnel, Reason, Record
 from talkset.run.executor import ItemCrash, LocalExecutor
 from talkset.run.store import OutputStore, atomic_write_bytes, atomic_write_json
 
@@ -28,24 +29,51 @@ log = logging.getLogger("talkset.curate")
 
 @dataclass
 class Summary:
-    """What a curate run produced, over the whole output folder."""
+    """What a curate run produced, over the whole output folder: the records' funnel plus run figures."""
 
     out_dir: str
-    videos: int = 0
-    failed_videos: int = 0
+    funnel: Funnel = field(default_factory=Funnel)
     hours_in: float = 0.0
-    candidates: int = 0
-    clips_kept: int = 0
-    hours_kept: float = 0.0
-    rejections: dict[str, int] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    kept_without_file: int = 0
+    problems: list[str] = field(default_factory=list)  # inputs that named no usable file
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
     @property
     def manifest(self) -> Path:
         return Path(self.out_dir) / "manifest.json"
+
+    @property
+    def videos(self) -> int:
+        return self.funnel.sources
+
+    @property
+    def failed_videos(self) -> int:
+        return self.funnel.failed_sources
+
+    @property
+    def candidates(self) -> int:
+        return self.funnel.candidates
+
+    @property
+    def clips_kept(self) -> int:
+        return self.funnel.kept
+
+    @property
+    def hours_kept(self) -> float:
+        return self.funnel.kept_seconds / 3600
+
+    @property
+    def kept_without_file(self) -> int:
+        return self.funnel.kept_without_file
+
+    @property
+    def rejections(self) -> dict[str, int]:
+        return self.funnel.rejections
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per problem: the inputs that were not videos, then each unusable source's reason."""
+        return self.problems + [reason for _, reason in self.funnel.failures]
 
     def table(self) -> str:
         lines = [f"{'videos':<28}{self.videos}  ({self.failed_videos} unusable)",
@@ -100,7 +128,7 @@ def _curate_locked(store: OutputStore, inputs, config: Config, workers, executor
             watcher.stop()
         bar.close()
     summary = merge(store, config)
-    summary.failures = problems + summary.failures
+    summary.problems = problems
     summary.stage_seconds = dict(stage_seconds)
     summary.wall_seconds = time.perf_counter() - started
     return summary
@@ -134,8 +162,8 @@ def _run_jobs(store: OutputStore, jobs, config: Config, executor, bar, watcher, 
     for job, outcome in executor.map_unordered(curate_one, [(j, str(store.root), config.data) for j in jobs]):
         job = job[0]
         if isinstance(outcome, ItemCrash):
-            reason = commit_failure(store, job, f"{job.path}: {outcome.reason} (the next run tries it again)",
-                                    retry=True)
+            reason = commit_failure(store, job, Reason(UNUSABLE, f"{job.path}: {outcome.reason} "
+                                                              "(the next run tries it again)"), retry=True)
             outcome = Outcome(job.video_id, job.path, failed=reason)
         if outcome.failed:
             log.warning("%s", outcome.failed)
@@ -173,13 +201,12 @@ def merge(store: OutputStore, config: Config) -> Summary:
     speakers = speaker_ids(store, config.annotate["speaker_distance"])
 
     def batches(summary: Summary | None = None):
-        batch: list[dict[str, Any]] = []
+        batch: list[Record] = []
         for part in store.iter_parts():
             if summary is not None:
-                summary.videos += 1
                 summary.hours_in += part.get("duration", 0.0) / 3600
-            batch += sorted((_finish(apply(r, config.thresholds), store, speakers) for r in part["records"]),
-                            key=lambda r: r["id"])
+            records = (apply(Record.from_dict(r), config.thresholds) for r in part["records"])
+            batch += sorted((_finish(r, store, speakers) for r in records), key=lambda r: r.id)
             if len(batch) >= MERGE_BATCH:
                 yield batch
                 batch = []
@@ -193,23 +220,22 @@ def merge(store: OutputStore, config: Config) -> Summary:
         for batch in batches(summary):
             writer.write_batch(batch)
             for rec in batch:
-                _count(summary, rec)
+                summary.funnel.add(rec)
     for tmp, name in ((tmp_json, "manifest.json"), (tmp_parquet, "manifest.parquet")):
         _replace_manifest(store, tmp, name)
     atomic_write_json(store.state / "config.json", config.data)
     return summary
 
 
-def _finish(rec: dict[str, Any], store: OutputStore, speakers: dict[str, str]) -> dict[str, Any]:
+def _finish(rec: Record, store: OutputStore, speakers: dict[str, str]) -> Record:
     """Adds what is known only across videos or after curation: speaker id, structured caption file."""
-    if rec["type"] != CLIP:
+    if rec.type != CLIP:
         return rec
-    if rec["id"] in speakers:
-        rec["metadata"]["speaker_id"] = speakers[rec["id"]]
-    annotations = rec.get("annotations") or {}
-    if annotations.get("keypoints") or annotations.get("caption"):
-        caption_file = f"annotations/{rec['id']}.caption.json"
-        annotations["caption_structured"] = caption_file if (store.root / caption_file).exists() else None
+    if rec.id in speakers:
+        rec.metadata.speaker_id = speakers[rec.id]
+    if rec.annotations.keypoints or rec.annotations.caption:
+        caption_file = f"annotations/{rec.id}.caption.json"
+        rec.annotations.caption_structured = caption_file if (store.root / caption_file).exists() else None
     return rec
 
 
@@ -275,21 +301,6 @@ def _update(base: dict, saved: dict) -> None:
             base[key] = value
 
 
-def _count(summary: Summary, rec: dict[str, Any]) -> None:
-    if rec["status"] == FAILED:
-        summary.failed_videos += 1
-        if len(summary.failures) < 1000:
-            summary.failures += rec["reasons"]
-    elif rec["type"] == CLIP:
-        summary.candidates += 1
-        if rec["status"] == KEPT:
-            summary.clips_kept += 1
-            summary.hours_kept += rec["metadata"]["duration"] / 3600
-            summary.kept_without_file += rec["video-path"] is None
-    for key in reason_keys(rec):
-        summary.rejections[key] = summary.rejections.get(key, 0) + 1
-
-
 def _replace_manifest(store: OutputStore, tmp: Path, name: str) -> None:
     """Moves a finished manifest into place; one talkset did not write is first kept as a backup."""
     target, stamp = store.root / name, store.state / f"{name}.sha1"
@@ -329,14 +340,15 @@ def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[s
 
     written, problems = 0, []
     for part in store.iter_parts():
-        missing = [r for r in part["records"]
-                   if r["type"] == CLIP and r["video-path"] is None and not apply(r, config.thresholds)["reasons"]]
+        records = [Record.from_dict(r) for r in part["records"]]
+        missing = [r for r in records
+                   if r.type == CLIP and r.video_path is None and not apply(r, config.thresholds).reasons]
         if not missing:
             continue
-        job = VideoJob(part["path"], audio_path=missing[0]["metadata"].get("audio_source"))
+        job = VideoJob(part["path"], audio_path=missing[0].metadata.audio_source)
         try:
             info, audio = probe(job.path), load_audio(job.audio_path or job.path)
-            if store.claim(job.video_id, [p for r in missing for p in clip_files(r["id"], config)]):
+            if store.claim(job.video_id, [p for r in missing for p in clip_files(r.id, config)]):
                 raise ClipWriteError(f"{job.path}: a clip file name is taken by a file talkset did not make")
             for rec in missing:
                 write_clip_files(job, info, rec, audio, store, config.output)
@@ -346,6 +358,7 @@ def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[s
         except (ProbeError, AudioError, ClipWriteError) as e:
             problems.append(str(e))
             log.warning("%s", e)
+        part["records"] = [r.to_dict() for r in records]
         atomic_write_json(store.parts / f"{part['video_id']}.json", part)
     merge(store, config)
     return written, problems

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from talkset.dataset.records import CLIP, KEPT, Reason, Record
+
 MIN_INSIDE = 0.95    # share of kept time inside the talking spans
 MIN_COVERAGE = 0.60  # share of the talking spans covered by kept clips
 # Causes a rejection can name, from its reason's key (see cause_of).
@@ -47,17 +49,16 @@ class Verdict:
     causes: list[str]
 
 
-def cause_of(reason: str) -> str:
+def cause_of(reason: Reason) -> str:
     """The cause a reason names (one of ``CAUSES``)."""
-    if reason.startswith("sync: no clear peak"):
+    if reason.key == "sync" and reason.text.startswith("sync: no clear peak"):
         return "no clear peak"
-    if reason.startswith("mouth: still"):
+    if reason.key == "mouth" and reason.text.startswith("mouth: still"):
         return "mouth still"
-    key = reason.split(":")[0]
-    return key.split()[0] if key.split() else key
+    return reason.key.split()[0] if reason.key.split() else reason.key
 
 
-def judge_file(label: Label, records: list[dict], max_abs_offset_frames: int) -> Verdict:
+def judge_file(label: Label, records: list[Record], max_abs_offset_frames: int) -> Verdict:
     """Checks one file's manifest records against its label.
 
     Args:
@@ -65,11 +66,12 @@ def judge_file(label: Label, records: list[dict], max_abs_offset_frames: int) ->
         records: the manifest records whose source is the file.
         max_abs_offset_frames: a keep file's kept clip must have |sync offset| within this.
     """
-    clips = [r for r in records if r["type"] == "clip"]
-    kept = [r for r in clips if r["status"] == "kept"]
-    causes = sorted({cause_of(x) for r in records if r["status"] != "kept" for x in r["reasons"]})
+    clips = [r for r in records if r.type == CLIP]
+    kept = [r for r in clips if r.status == KEPT]
+    causes = sorted({cause_of(x) for r in records if r.status != KEPT for x in r.reasons})
     if label.label == "keep":
-        good = [r for r in kept if abs(r["scores"]["sync"]["offset_frames"]) <= max_abs_offset_frames]
+        good = [r for r in kept if r.scores.sync and r.scores.sync.offset_frames is not None
+                and abs(r.scores.sync.offset_frames) <= max_abs_offset_frames]
         return Verdict(label.file, label.label, bool(good), f"{len(good)} of {len(clips)} clips kept in sync", causes)
     if label.label == "reject":
         if kept:
@@ -79,11 +81,10 @@ def judge_file(label: Label, records: list[dict], max_abs_offset_frames: int) ->
         return Verdict(label.file, label.label, right, ("rejected for " if right else "rejected, not for ") + named,
                        causes)
     spans = [tuple(s) for s in label.talking_spans]
-    kept_s = sum(r["source"]["end"] - r["source"]["start"] for r in kept)
-    inside = sum(_overlap((r["source"]["start"], r["source"]["end"]), spans) for r in kept)
+    kept_s = sum(r.source.end - r.source.start for r in kept)
+    inside = sum(_overlap((r.source.start, r.source.end), spans) for r in kept)
     talk = sum(b - a for a, b in spans)
-    crossing = [r["id"] for r in kept for c in label.cuts
-                if r["source"]["start"] + 1e-3 < c < r["source"]["end"] - 1e-3]
+    crossing = [r.id for r in kept for c in label.cuts if r.source.start + 1e-3 < c < r.source.end - 1e-3]
     inside_share = inside / kept_s if kept_s else 1.0
     coverage = inside / talk if talk else 0.0
     ok = inside_share >= MIN_INSIDE and coverage >= label.min_coverage and not crossing

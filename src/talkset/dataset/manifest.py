@@ -1,72 +1,27 @@
-"""The manifest record: the one contract between curate, bench and animate.
+"""Manifests: a list of typed records (``talkset.dataset.records``) on disk.
 
 Written as TalkVid-compatible JSON (a list of records) and as Parquet (one row per record, nested columns)
-from the same dicts. Failed sources are records too (``type: "source"``, ``status: "failed"``) so that a
-reason is never only in a log.
+from the same ``Record.to_dict``. Failed sources are records too (``type: "source"``, ``status: "failed"``)
+so that a reason is never only in a log. ``load_manifest`` is the one reader.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-KEPT, REJECTED, FAILED = "kept", "rejected", "failed"
-CLIP, SOURCE = "clip", "source"
+from talkset.dataset.records import (CLIP, FAILED, KEPT, REJECTED, SOURCE, SUBGROUPS, UNUSABLE, Annotations,  # noqa: F401
+                                     Metadata, Reason, Record, Scores, Span)
+from talkset.errors import TalksetError, one_line
 
 
-@dataclass
-class Span:
-    """Where a clip comes from, in seconds on the source's container clock."""
 
-    path: str
-    start: float
-    end: float
-
-
-@dataclass
-class ClipRecord:
-    """One candidate clip (kept or rejected) or one source that could not be used (failed)."""
-
-    id: str
-    video_id: str
-    source: Span
-    type: str = CLIP
-    video_path: str | None = None
-    audio_path: str | None = None
-    description_path: str | None = None
-    subtitle_path: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    scores: dict[str, Any] = field(default_factory=dict)
-    annotations: dict[str, Any] = field(
-        default_factory=lambda: {"keypoints": None, "shot_type": None, "caption": None})
-    status: str = REJECTED
-    reasons: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """TalkVid's key spelling (``video-id``, ``video-path``…) plus ``type``."""
-        d = asdict(self)
-        return {_KEY_OUT.get(k, k): v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ClipRecord:
-        d = copy.deepcopy(d)
-        kind = d.get("type", CLIP)
-        if kind not in (CLIP, SOURCE):
-            raise ValueError(f"unknown record type {kind!r}")
-        kwargs = {_KEY_IN.get(k, k): v for k, v in d.items()}
-        kwargs["source"] = Span(**kwargs["source"])
-        return cls(**kwargs)
-
-
-_KEY_OUT = {"video_id": "video-id", "video_path": "video-path", "audio_path": "audio-path",
-            "description_path": "description-path", "subtitle_path": "subtitle-path"}
-_KEY_IN = {v: k for k, v in _KEY_OUT.items()}
+class ManifestError(TalksetError):
+    """A manifest cannot be read or is not a talkset manifest; the message names the file and why."""
 
 
 def printable_path(path: str | Path) -> str:
@@ -87,27 +42,58 @@ def clip_id_for(video_id: str, index: int) -> str:
     return f"{video_id}-{index:04d}"
 
 
-def write_json(records: Iterable[dict[str, Any]], path: Path) -> None:
-    """Writes records as one JSON list (TalkVid's layout), a record a line, streaming."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("[")
-        for i, rec in enumerate(records):
-            f.write(",\n" if i else "\n")
-            f.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))
-        f.write("\n]\n")
+def load_manifest(path: str | Path) -> list[Record]:
+    """The records of a manifest: a curate output folder or its manifest.json (talkset 0.1's too).
+
+    Raises:
+        ManifestError: no manifest there, unreadable JSON, or an entry that is not a record (the first bad
+            entry is named).
+    """
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".json":
+        path = path / "manifest.json"
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no manifest (expected the output folder of `talkset curate`)") from None
+    except (OSError, ValueError) as e:
+        raise ManifestError(f"{path}: cannot read manifest ({one_line(e)})") from None
+    if not isinstance(data, list):
+        raise ManifestError(f"{path}: not a manifest (a JSON list of records)")
+    try:
+        return [Record.from_dict(d) for d in data]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ManifestError(f"{path}: {one_line(e)}") from None
 
 
-def read_json(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def write_manifest(records: Iterable[Record], out: Path, batch: int = 1000) -> None:
+    """``out/manifest.json`` and ``out/manifest.parquet`` through temp names, renamed into place together."""
+    import pyarrow as pa
+
+    records = list(records)
+    tmp_json, tmp_parquet = out / f".manifest.json.tmp{os.getpid()}", out / f".manifest.parquet.tmp{os.getpid()}"
+    batches = [records[i:i + batch] for i in range(0, len(records), batch)]
+    try:
+        with ManifestWriter(tmp_json, tmp_parquet, parquet_schema(batches)) as writer:
+            for b in batches:
+                writer.write_batch(b)
+        os.replace(tmp_parquet, out / "manifest.parquet")
+        os.replace(tmp_json, out / "manifest.json")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        # e.g. a field that is a number in one record and text in another
+        raise ManifestError(f"{out}: records do not fit one Parquet schema ({one_line(e)})") from None
+    finally:
+        tmp_json.unlink(missing_ok=True)
+        tmp_parquet.unlink(missing_ok=True)
 
 
-def parquet_schema(batches: Iterable[list[dict[str, Any]]]):
+def parquet_schema(batches: Iterable[list[Record]]):
     """One Arrow schema that fits every record: the per-batch inferred schemas, unified permissively
     (a field null in one batch and typed in another takes the type; int and float become float)."""
     import pyarrow as pa
 
-    schemas = [pa.Table.from_pylist([_empty_to_none(r) for r in batch]).schema for batch in batches if batch]
+    schemas = [pa.Table.from_pylist([_empty_to_none(r.to_dict()) for r in batch]).schema for batch in batches if batch]
     if not schemas:
         return pa.schema([("id", pa.string())])
     return pa.unify_schemas(schemas, promote_options="permissive")
@@ -129,9 +115,10 @@ class ManifestWriter:
         self._parquet = pq.ParquetWriter(parquet_path, schema)
         self._count = 0
 
-    def write_batch(self, batch: list[dict[str, Any]]) -> None:
+    def write_batch(self, records: list[Record]) -> None:
         import pyarrow as pa
 
+        batch = [r.to_dict() for r in records]
         for rec in batch:
             self._json.write(",\n" if self._count else "\n")
             self._json.write(json.dumps(rec, ensure_ascii=False, allow_nan=False))

@@ -30,7 +30,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import CLIP, KEPT, ClipRecord, ManifestWriter, Span, parquet_schema
+from talkset.dataset.manifest import (CLIP, KEPT, Annotations, ManifestError, Metadata, Record, Scores, Span,
+                                      write_manifest)
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
 from talkset.run.store import atomic_write_bytes, fsync_dir
 
@@ -111,7 +112,7 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
-def record_from_talkvid(item: dict[str, Any], clips_dir: Path | None = None) -> dict[str, Any]:
+def record_from_talkvid(item: dict[str, Any], clips_dir: Path | None = None) -> Record:
     """One TalkVid clip record as one of our manifest records (see the module docstring).
 
     Raises:
@@ -146,23 +147,20 @@ def record_from_talkvid(item: dict[str, Any], clips_dir: Path | None = None) -> 
         scores["motion"] = {"track_survival": round(100.0 * item["cotracker_ratio"], 4)}
 
     video_path, audio_path = _clip_files(clips_dir, youtube_id(link), start, end)
-    rec = ClipRecord(
+    return Record(
         id=cid, video_id=vid, source=Span(str(link or ""), start, end), type=CLIP,
         video_path=video_path, audio_path=audio_path,
-        metadata={"duration": round(end - start, 6),
+        metadata=Metadata.from_dict({"duration": round(end - start, 6),
                   "resolution": f"{int(width)}x{int(height)}" if width and height else None,
                   "fps": float(fps) if isinstance(fps, (int, float)) else None,
                   "language": LANGUAGES.get(language, _lower(language)),
                   "speaker_id": f"talkvid-{person}" if person not in (None, "") else None,
                   "age_group": info.get("Age Group"), "gender": _lower(info.get("Gender")),
                   "ethnicity": info.get("Ethnicity"), "quality_score": None,
-                  "video_category": info.get("Video Category"), "talkvid": copy.deepcopy(item)},
-        scores=scores,
-        annotations={"keypoints": None, "shot_type": None,
-                     "caption": item.get("description") if isinstance(item.get("description"), str) else None,
-                     "caption_structured": None},
+                  "video_category": info.get("Video Category"), "talkvid": copy.deepcopy(item)}),
+        scores=Scores.from_dict(scores),
+        annotations=Annotations(caption=item.get("description") if isinstance(item.get("description"), str) else None),
         status=KEPT)
-    return rec.to_dict()
 
 
 def import_talkvid(path: str | Path, out: str | Path, *, clips_dir: str | Path | None = None,
@@ -199,41 +197,23 @@ def import_talkvid(path: str | Path, out: str | Path, *, clips_dir: str | Path |
             log.warning("%s: skipping %s: %s", path, label, e)
             result.skipped.append(Skipped(label, str(e)))
             continue
-        if rec["id"] in seen:
+        if rec.id in seen:
             log.warning("%s: skipping %s: the id repeats", path, label)
             result.skipped.append(Skipped(label, "the id repeats"))
             continue
-        seen.add(rec["id"])
+        seen.add(rec.id)
         records.append(rec)
     if not records:
         raise TalkVidError(f"{path}: no usable TalkVid record ({len(result.skipped)} skipped, e.g. "
                            f"{result.skipped[0].reason})")
     out.mkdir(parents=True, exist_ok=True)
-    write_manifest(records, out)
+    try:
+        write_manifest(records, out)
+    except ManifestError as e:
+        raise TalkVidError(str(e)) from None
     result.samples = len(records)
     result.files = [str(out / "manifest.json"), str(out / "manifest.parquet")]
     return result
-
-
-def write_manifest(records: list[dict[str, Any]], out: Path, batch: int = 1000) -> None:
-    """manifest.json and manifest.parquet through temp names, renamed into place together."""
-    tmp_json, tmp_parquet = out / f".manifest.json.tmp{os.getpid()}", out / f".manifest.parquet.tmp{os.getpid()}"
-    batches = [records[i:i + batch] for i in range(0, len(records), batch)]
-    import pyarrow as pa
-
-    try:
-        with ManifestWriter(tmp_json, tmp_parquet, parquet_schema(batches)) as writer:
-            for b in batches:
-                writer.write_batch(b)
-        os.replace(tmp_parquet, out / "manifest.parquet")
-        os.replace(tmp_json, out / "manifest.json")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        # e.g. a field that is a number in one record and text in another
-        raise TalkVidError(f"{out}: records do not fit one Parquet schema ({str(e).splitlines()[0]})") from None
-    finally:
-        tmp_json.unlink(missing_ok=True)
-        tmp_parquet.unlink(missing_ok=True)
-    fsync_dir(out)
 
 
 def talkvid_from_record(rec: dict[str, Any], root: Path) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 from tqdm import tqdm
 
-from talkset.curate.thresholds import reason_keys
-from talkset.dataset.manifest import CLIP, FAILED, KEPT, SOURCE
+from talkset.dataset.manifest import ManifestError, load_manifest
+from talkset.dataset.records import CLIP, FAILED, KEPT, Funnel, Record
 from talkset.report import plots
 from talkset.report.media import MediaError, grab, jpeg_bytes, keypoints_at, webp_bytes
 
@@ -43,42 +43,6 @@ MAX_FAILURES_SHOWN = 200  # in the funnel; every one is also a record in the bro
 
 class ReportError(Exception):
     """The report cannot be built; the message is one line naming the file and why."""
-
-
-@dataclass
-class Funnel:
-    """Counts over a manifest, with the same rules as curate's summary (``talkset.curate.run.Summary``)."""
-
-    sources: int = 0
-    failed_sources: int = 0
-    sources_without_candidates: int = 0
-    candidates: int = 0
-    kept: int = 0
-    rejected: int = 0
-    kept_seconds: float = 0.0
-    rejections: dict[str, int] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (source path, reason)
-
-
-def funnel(records: list[dict[str, Any]]) -> Funnel:
-    """Sources → candidates → kept, and the rejections by reason key (a record counts once per key)."""
-    f = Funnel(sources=len({r.get("video-id", r["id"]) for r in records}))
-    for rec in records:
-        if rec.get("status") == FAILED:
-            f.failed_sources += 1
-            f.failures += [(rec["source"]["path"], reason) for reason in rec.get("reasons") or [""]]
-        elif rec.get("type") == SOURCE:
-            f.sources_without_candidates += 1
-        elif rec.get("type", CLIP) == CLIP:
-            f.candidates += 1
-            if rec.get("status") == KEPT:
-                f.kept += 1
-                f.kept_seconds += float((rec.get("metadata") or {}).get("duration") or 0.0)
-            else:
-                f.rejected += 1
-        for key in reason_keys(rec):
-            f.rejections[key] = f.rejections.get(key, 0) + 1
-    return f
 
 
 def build_report(out_dir: str | Path, dest: str | Path | None = None, *, previews: bool = True,
@@ -102,7 +66,7 @@ def build_report(out_dir: str | Path, dest: str | Path | None = None, *, preview
     dest = Path(dest) if dest is not None else out / "report"
     owned = _Owned.open(dest)
     rows, poses = _media_rows(records, out, owned, previews, progress)
-    owned.cache = {r["id"]: owned.cache[r["id"]] for r in records if r["id"] in owned.cache}
+    owned.cache = {r.id: owned.cache[r.id] for r in records if r.id in owned.cache}
     for name in STATIC_FILES:
         owned.write(f"static/{name}", (resources.files("talkset.report") / "static" / name).read_bytes())
     page = render_page(records, rows, poses, title=f"talkset report: {out.resolve().name}")
@@ -112,18 +76,13 @@ def build_report(out_dir: str | Path, dest: str | Path | None = None, *, preview
     return dest / "index.html"
 
 
-def _read_manifest(path: Path) -> list[dict[str, Any]]:
+def _read_manifest(path: Path) -> list[Record]:
     if not path.is_file():
         raise FileNotFoundError(f"{path.parent}: no manifest.json (not a talkset curate output folder)")
     try:
-        with open(path, encoding="utf-8") as f:
-            records = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path}: cannot read manifest ({str(e).splitlines()[0][:200]})") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "id" in r and "source" in r
-                                                for r in records):
-        raise ReportError(f"{path}: not a manifest (a JSON list of records with id and source)")
-    return records
+        return load_manifest(path)
+    except ManifestError as e:
+        raise ReportError(str(e)) from None
 
 
 # ---------------------------------------------------------------------------------------------- ownership
@@ -210,13 +169,12 @@ def _media_rows(records, out: Path, owned: _Owned, previews: bool, progress: boo
     bar = tqdm(records, unit="clip", desc="report", disable=not progress)
     for i, rec in enumerate(bar):
         entry = _media_entry(rec, out, owned, previews)
-        # The annotator's per-clip facts hold the median head pose; older outputs only have the npz.
-        facts = (rec.get("annotations") or {}).get("facts") or {}
-        pose = facts.get("head_pose") if isinstance(facts, dict) else None
+        # The annotator's per-clip facts hold the median head pose; imported manifests only have the npz.
+        pose = (rec.annotations.facts or {}).get("head_pose")
         if isinstance(pose, list) and len(pose) == 3:
-            poses[rec["id"]] = pose
+            poses[rec.id] = pose
         elif entry.get("head_pose"):
-            poses[rec["id"]] = entry["head_pose"]
+            poses[rec.id] = entry["head_pose"]
         rows.append(_row(rec, entry, out, owned.root, previews))
         if (i + 1) % STATE_SAVE_EVERY == 0:
             owned.save()
@@ -224,28 +182,28 @@ def _media_rows(records, out: Path, owned: _Owned, previews: bool, progress: boo
     return rows, poses
 
 
-def _picture_source(rec: dict[str, Any], out: Path) -> tuple[Path | None, float | None, float | None, str]:
+def _picture_source(rec: Record, out: Path) -> tuple[Path | None, float | None, float | None, str]:
     """Where the record's pictures come from: its clip file, else its span of the source, else nowhere."""
-    if rec.get("status") == FAILED:
+    if rec.status == FAILED:
         return None, None, None, "unusable source"
-    clip = rec.get("video-path")
+    clip = rec.video_path
     if clip and (out / clip).is_file():
         return out / clip, None, None, "clip"
-    src = (rec.get("source") or {}).get("path")
+    src = rec.source.path
     if src and Path(src).is_file():
-        return Path(src), float(rec["source"]["start"]), float(rec["source"]["end"]), "source"
+        return Path(src), float(rec.source.start), float(rec.source.end), "source"
     return None, None, None, "no clip file and the source is not found"
 
 
-def _media_entry(rec: dict[str, Any], out: Path, owned: _Owned, previews: bool) -> dict[str, Any]:
+def _media_entry(rec: Record, out: Path, owned: _Owned, previews: bool) -> dict[str, Any]:
     """The record's cached pictures, made again only when the clip, source span or annotations changed."""
     path, start, end, origin = _picture_source(rec, out)
-    kp_rel = (rec.get("annotations") or {}).get("keypoints")
+    kp_rel = rec.annotations.keypoints
     kp_path = out / kp_rel if kp_rel and origin == "clip" else None
     fp = hashlib.sha1(json.dumps([str(path), start, end, _stat(path), str(kp_path), _stat(kp_path)])
                       .encode("utf-8", "surrogateescape")).hexdigest()
-    key = file_key(rec["id"])
-    old = owned.cache.get(rec["id"])
+    key = file_key(rec.id)
+    old = owned.cache.get(rec.id)
     wanted = [r for r in (old or {}).get("files", []) if previews or not r.endswith(".webp")]
     if (old and old.get("fp") == fp and all(owned.has(r) for r in wanted)
             and (not previews or old.get("previews"))):
@@ -269,7 +227,7 @@ def _media_entry(rec: dict[str, Any], out: Path, owned: _Owned, previews: bool) 
             if kp_path is not None:
                 _keypoints(entry, kp_path, g.thumb_t, key, owned)
     entry["files"] = [r for r in (entry["thumb"], entry["preview"], entry["kp"]) if r]
-    owned.cache[rec["id"]] = entry
+    owned.cache[rec.id] = entry
     return entry
 
 
@@ -315,20 +273,17 @@ def _href(target: Path, root: Path) -> str:
     return quote(Path(os.path.relpath(target.resolve(), root.resolve())).as_posix())
 
 
-def _row(rec: dict[str, Any], entry: dict[str, Any], out: Path, root: Path, previews: bool) -> dict[str, Any]:
-    meta = rec.get("metadata") or {}
-    ann = rec.get("annotations") or {}
-    src = rec.get("source") or {}
-    clip = rec.get("video-path")
+def _row(rec: Record, entry: dict[str, Any], out: Path, root: Path, previews: bool) -> dict[str, Any]:
+    meta, ann, src, clip = rec.metadata, rec.annotations, rec.source, rec.video_path
     return {
-        "id": rec["id"], "type": rec.get("type", CLIP), "status": rec.get("status"),
-        "reasons": list(rec.get("reasons") or []), "keys": reason_keys(rec),
-        "src": src.get("path"), "start": src.get("start"), "end": src.get("end"),
-        "dur": meta.get("duration"), "res": meta.get("resolution"), "fps": meta.get("fps"),
-        "lang": meta.get("language"), "speaker": meta.get("speaker_id"), "shot": ann.get("shot_type"),
-        "caption": ann.get("caption"), "scores": _flat_scores(rec.get("scores")),
+        "id": rec.id, "type": rec.type, "status": rec.status,
+        "reasons": [r.text for r in rec.reasons], "keys": rec.reason_keys(),
+        "src": src.path, "start": src.start, "end": src.end,
+        "dur": meta.duration, "res": meta.resolution, "fps": meta.fps,
+        "lang": meta.language, "speaker": meta.speaker_id, "shot": ann.shot_type,
+        "caption": ann.caption, "scores": _flat_scores(rec.scores.to_dict()),
         "thumb": entry.get("thumb"), "preview": entry.get("preview") if previews else None,
-        "kp": entry.get("kp"), "kpKey": file_key(rec["id"]) if entry.get("kp") else None,
+        "kp": entry.get("kp"), "kpKey": file_key(rec.id) if entry.get("kp") else None,
         "pic": entry.get("origin"), "note": entry.get("note"),
         "clip": _href(out / clip, root) if clip and (out / clip).is_file() else None,
     }
@@ -344,42 +299,36 @@ def embed_json(obj: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _score(rec: dict[str, Any], *path: str) -> Any:
-    v: Any = rec.get("scores")
-    for p in path:
-        v = v.get(p) if isinstance(v, dict) else None
-    return v
-
-
-def distributions(records: list[dict[str, Any]], poses: dict[str, list[float]]) -> list[tuple[str, str, str]]:
+def distributions(records: list[Record], poses: dict[str, list[float]]) -> list[tuple[str, str, str]]:
     """(id, title, svg) per chart, over candidate clips, kept vs rejected."""
-    clips = [r for r in records if r.get("type", CLIP) == CLIP]
-    kept = [r for r in clips if r.get("status") == KEPT]
-    other = [r for r in clips if r.get("status") != KEPT]
+    clips = [r for r in records if r.type == CLIP]
+    kept = [r for r in clips if r.status == KEPT]
+    other = [r for r in clips if r.status != KEPT]
 
     def split(fn):
         return [fn(r) for r in kept], [fn(r) for r in other]
 
     def meta(key):
-        return lambda r: (r.get("metadata") or {}).get(key)
+        return lambda r: getattr(r.metadata, key)
 
     charts = [
         ("duration", "Duration (s)", plots.histogram(*split(meta("duration")), unit=" s")),
         ("resolution", "Resolution", plots.bars(*split(meta("resolution")))),
-        ("quality", "Quality score", plots.histogram(*split(lambda r: _score(r, "quality", "score")))),
+        ("quality", "Quality score", plots.histogram(*split(lambda r: r.scores.quality and r.scores.quality.score))),
         ("sync-offset", "Sync offset (frames)",
-         plots.histogram(*split(lambda r: _score(r, "sync", "offset_frames")), integer=True)),
-        ("sync-confidence", "Sync confidence", plots.histogram(*split(lambda r: _score(r, "sync", "confidence")))),
+         plots.histogram(*split(lambda r: r.scores.sync and r.scores.sync.offset_frames), integer=True)),
+        ("sync-confidence", "Sync confidence (z)",
+         plots.histogram(*split(lambda r: r.scores.sync and r.scores.sync.confidence))),
     ]
     for i, name in enumerate(("pitch", "yaw", "roll")):
-        values = split(lambda r, i=i: (poses.get(r["id"]) or [None] * 3)[i])
+        values = split(lambda r, i=i: (poses.get(r.id) or [None] * 3)[i])
         charts.append((f"head-{name}", f"Head {name} (median per clip, °)",
                        plots.histogram(*values, unit="°") if any(v is not None for v in values[0] + values[1])
                        else '<p class="note">no keypoint annotations</p>'))
     speakers = {s for s in split(meta("speaker_id"))[0] + split(meta("speaker_id"))[1] if s is not None}
     charts += [
         ("language", "Language", plots.bars(*split(meta("language")))),
-        ("shot-type", "Shot type", plots.bars(*split(lambda r: (r.get("annotations") or {}).get("shot_type")),
+        ("shot-type", "Shot type", plots.bars(*split(lambda r: r.annotations.shot_type),
                                               missing="not annotated")),
         ("speakers", f"Speakers ({len(speakers)} distinct)", plots.bars(*split(meta("speaker_id")))),
     ]
@@ -413,16 +362,16 @@ def _funnel_html(f: Funnel) -> str:
             rest = reason[len(path):].lstrip(": ") if reason.startswith(path) else reason
             html.append(f'<li><code>{e(path)}</code>: <span>{e(rest)}</span></li>')
         html.append("</ul>")
-        if len(f.failures) > MAX_FAILURES_SHOWN:
-            html.append(f'<p class="note">and {len(f.failures) - MAX_FAILURES_SHOWN} more (filter the clip '
+        if f.failed_sources > MAX_FAILURES_SHOWN:
+            html.append(f'<p class="note">and {f.failed_sources - MAX_FAILURES_SHOWN} more (filter the clip '
                         'browser by status "failed")</p>')
     return "".join(html)
 
 
-def render_page(records: list[dict[str, Any]], rows: list[dict[str, Any]], poses: dict[str, list[float]],
+def render_page(records: list[Record], rows: list[dict[str, Any]], poses: dict[str, list[float]],
                 title: str) -> str:
     """The whole index.html: escaped server-side parts plus the browser's data as embedded JSON."""
-    f = funnel(records)
+    f = Funnel.of(records)
     charts = "".join(f'<figure class="plot" id="plot-{cid}"><figcaption>{escape(t)}</figcaption>{svg}</figure>'
                      for cid, t, svg in distributions(records, poses))
     template = (resources.files("talkset.report") / "template.html").read_text(encoding="utf-8")

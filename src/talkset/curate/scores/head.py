@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = ("movement", "orientation", "completeness", "resolution", "rotation", "face_consistency")
-
 
 def _nearest(times: np.ndarray, t: float, tol: float) -> int | None:
     if not len(times):
