@@ -19,7 +19,6 @@ from pathlib import Path
 import av
 
 
-
 def make_512(src: Path, dest: Path, seconds: float = 5.0) -> Path:
     """The first ``seconds`` of ``src`` scaled to 512×512 at 25 fps, with its audio (H.264 + AAC)."""
     if dest.exists():

@@ -72,8 +72,8 @@ def main() -> None:
     print(f"shift test: measured move within ±1 frame of k in {np.mean(np.abs(errors) <= 1):.0%} of {len(errors)} "
           f"shifted pairs")
     for scope, keep in (("calibration set", lambda p: p["calibration"]), ("calibration + talking/", lambda p: True)):
-        pick = lambda kind: np.array([(p["confidence"], p["offset_frames"]) for p in pairs
-                                      if p["kind"] == kind and keep(p)], float).reshape(-1, 2)
+        pick = lambda kind, keep=keep: np.array([(p["confidence"], p["offset_frames"]) for p in pairs
+                                                 if p["kind"] == kind and keep(p)], float).reshape(-1, 2)
         reals, mis, rev = pick("real"), pick("mismatched"), pick("reversed")
         print(f"\n{scope}: real pairs n={len(reals)}, lowest confidence {reals[:, 0].min():.2f}; mismatched pairs "
               f"n={len(mis)}, 95th percentile {np.percentile(mis[:, 0], 95):.2f}, max {mis[:, 0].max():.2f}; "
@@ -82,7 +82,7 @@ def main() -> None:
               f"{'reversed in sync':>17s}")
         chosen = None
         for cut in np.arange(1.0, 4.001, 0.05):
-            passes = lambda a: (a[:, 0] >= cut) & (np.abs(a[:, 1]) <= max_off)
+            passes = lambda a, cut=cut: (a[:, 0] >= cut) & (np.abs(a[:, 1]) <= max_off)
             far, rev_far = float(np.mean(passes(mis))), float(np.mean(passes(rev)))
             if chosen is None and far <= 0.05 and rev_far == 0:
                 chosen = cut

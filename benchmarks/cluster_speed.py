@@ -63,12 +63,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_speed import (DEFAULT_MEDIA, FfmpegRun, Source, ffmpeg_version, find_ffmpeg, machine,  # noqa: E402
-                          stage_table, time_ffmpeg, warm_page_cache)
-from long_input import build_long_input, media_info, split_long_input  # noqa: E402
+from curate_speed import (
+    DEFAULT_MEDIA,
+    FfmpegRun,
+    Source,
+    ffmpeg_version,
+    find_ffmpeg,
+    machine,
+    stage_table,
+    time_ffmpeg,
+    warm_page_cache,
+)
+from long_input import build_long_input, media_info, split_long_input
 
-import talkset  # noqa: E402
-from talkset.curate.run import curate  # noqa: E402
+import talkset
+from talkset.curate.run import curate
 
 GOAL_RATIO = 2.0
 GOAL_RSS_MB = 2048
@@ -201,11 +210,11 @@ def make_ray_executor(num_cpus: int):
     """A ``RayExecutor`` factory, or the reason there is none."""
     try:
         import ray  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - any import failure means "no Ray here"
+    except Exception as e:
         return None, f"import ray failed: {type(e).__name__}: {e}"
     try:
         from talkset.run.ray_executor import RayExecutor
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return None, f"talkset.run.ray_executor not usable: {type(e).__name__}: {e}"
     return (lambda: RayExecutor(num_cpus=num_cpus)), ""
 
@@ -294,7 +303,7 @@ def throughput(args, exe: str) -> tuple[dict, list[CurateRun], list[Skipped]]:
                 runs.append(time_curate(layout, files, video_s, base, base1, args.work, args.keep,
                                         ray_factory=ray_factory, ray_cpus=args.ray_cpus))
                 print(f"  wall {runs[-1].wall_s:.1f} s", file=sys.stderr)
-            except Exception as e:  # noqa: BLE001 - report it and carry on with the other layout
+            except Exception as e:
                 skipped.append(Skipped(layout, f"ray, {args.ray_cpus} CPUs", f"{type(e).__name__}: {e}"))
                 print(f"  failed: {skipped[-1].reason}", file=sys.stderr)
         elif args.ray_cpus:

@@ -10,12 +10,12 @@ Python API (mirrors the CLI)::
 """
 from __future__ import annotations
 
-from talkset import animate, curate  # noqa: F401  (callable packages: talkset.curate(...), talkset.animate(...))
+from talkset import animate, curate
 
 __version__ = "0.1.0"
 
 
-def filter(out_dir, config):  # noqa: A001 - mirrors `talkset filter`
+def filter(out_dir, config):
     """Re-judges an output folder's manifest with the thresholds of ``config`` (a TOML path or Config)."""
     from talkset.curate.run import filter_manifest
 

@@ -372,8 +372,8 @@ def bench_eval(
 ) -> None:
     """Score generated videos against the benchmark: sync, LMD, SSIM/PSNR/L1, sharpness, jitter, identity;
     per-group means with bootstrap intervals and the gap between groups."""
-    from talkset.bench.scoring import evaluate
     from talkset.bench.report import write_report
+    from talkset.bench.scoring import evaluate
     from talkset.bench.split import Benchmark
 
     _setup_logging(False)
@@ -409,7 +409,8 @@ def kps(
     """Export V-Express keypoints: kps.pth, per frame the left eye, right eye and nose at SIZE×SIZE."""
     from tqdm import tqdm
 
-    from talkset.media.probe import ProbeError, probe as run_probe
+    from talkset.media.probe import ProbeError
+    from talkset.media.probe import probe as run_probe
     from talkset.vision.kps import KpsError, save_kps, video_kps
 
     _setup_logging(False)
@@ -448,7 +449,8 @@ def animate(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Animate a portrait: speech (or a driving video) becomes a talking video, on a CPU."""
-    from talkset.animate.api import AnimateError, animate as run_animate
+    from talkset.animate.api import AnimateError
+    from talkset.animate.api import animate as run_animate
 
     _setup_logging(False)
     if audio is None and driving is None:

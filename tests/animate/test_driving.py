@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import av
 import numpy as np
 import pytest
 
@@ -21,8 +20,8 @@ from talkset.animate.driving import (
 from talkset.audio.io import load_audio
 from talkset.curate.config import Config
 from talkset.curate.scores.sync import SyncAudio, sync_score
-from talkset.vision.face import head_pose
 from talkset.testing import write_rgb_video
+from talkset.vision.face import head_pose
 from talkset.vision.kps import KPS_SIZE, kps_from_landmarks, mesh_video
 
 HDTF = "talking/hdtf_woman_flag_512_mpeg4.mp4"

@@ -9,8 +9,15 @@ import pytest
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
-from talkset.animate.motion import (acoustic_features, blink_track, is_english_speech, motion_from_audio,
-                                   natural_lead_s, prosody_events, speech_mask)
+from talkset.animate.motion import (
+    acoustic_features,
+    blink_track,
+    is_english_speech,
+    motion_from_audio,
+    natural_lead_s,
+    prosody_events,
+    speech_mask,
+)
 from talkset.audio.io import Audio, load_audio
 from talkset.audio.phonemes import SR, align_phones
 from talkset.curate.config import Config

@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 
 from talkset.audio.io import Audio, load_audio
-from talkset.audio.phonemes import (SR, Phone, PhonemeError, align_phones, chunk_bounds, guess_pronunciation,
-                                    normalize_text, recognize_phones, word_starts)
+from talkset.audio.phonemes import (
+    SR,
+    Phone,
+    PhonemeError,
+    align_phones,
+    chunk_bounds,
+    guess_pronunciation,
+    normalize_text,
+    recognize_phones,
+    word_starts,
+)
 
 # What pocketsphinx's word recogniser hears in english_hdtf_16k_stereo.wav (close to the radio address).
 HDTF_TEXT = ("holidays are a time of celebrating with loved ones enjoying the festivities and many are back to "

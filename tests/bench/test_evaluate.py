@@ -8,13 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from talkset.audio.io import load_audio
-from talkset.bench.scoring import EvalResult, evaluate
 from talkset.bench.report import render_html, write_report
+from talkset.bench.scoring import EvalResult, evaluate
 from talkset.bench.split import build
 from talkset.bench.sync import weightfree_sync
 from talkset.cli import app
-from talkset.vision.face import FaceDetector, FaceMesher
 from talkset.dataset.records import Record
+from talkset.vision.face import FaceDetector, FaceMesher
 
 REAL = "generated/real_man_suit_700_vfr.mp4"
 FAKES = ["generated/fake_retalking_from_real_man_suit.mp4", "generated/fake_sadtalker_from_real_man_suit.mp4",

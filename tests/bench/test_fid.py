@@ -1,14 +1,22 @@
 """FID/FVD machinery with tiny random TorchScript networks; the real Inception/I3D are user-supplied."""
 import numpy as np
 import pytest
-
-from talkset.testing import tiny_feature_modules
 import torch
 from torch import nn
 
-from talkset.bench.fid import (FeatureNetworkError, clip_features, features_distance, fid, frame_features,
-                               frechet_distance, fvd, load_feature_network, skipped)
+from talkset.bench.fid import (
+    FeatureNetworkError,
+    clip_features,
+    features_distance,
+    fid,
+    frame_features,
+    frechet_distance,
+    fvd,
+    load_feature_network,
+    skipped,
+)
 from talkset.media.frames import decode_frames
+from talkset.testing import tiny_feature_modules
 
 REAL = "generated/real_man_suit_700_vfr.mp4"
 # torch 2.13 deprecates TorchScript, but the published Inception/I3D files are TorchScript.

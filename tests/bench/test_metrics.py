@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from talkset.bench import metrics
-from talkset.bench.metrics import (aligned_frames, face_landmarks, fidelity, jitter, lmd, match_times,
-                                   mouth_landmarks, sharpness)
+from talkset.bench.metrics import (
+    aligned_frames,
+    face_landmarks,
+    fidelity,
+    jitter,
+    lmd,
+    match_times,
+    mouth_landmarks,
+    sharpness,
+)
 from talkset.media.probe import probe
 
 REAL = "generated/real_man_suit_700_vfr.mp4"
@@ -151,7 +159,7 @@ def test_dropped_frames_and_shorter_prediction_are_aligned_by_time(media, tmp_pa
     drop = []
 
     def frames():
-        for rgb, pts, t, tb in source_frames(real):
+        for rgb, pts, t, _tb in source_frames(real):
             if t >= keep_until:
                 return
             # Three consecutive frames from the middle are left out; all others keep their own timestamps.

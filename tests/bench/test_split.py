@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 from talkset.bench import build, subgroup_stats
 from talkset.bench.split import Benchmark
 from talkset.cli import app
-from talkset.testing import synthetic_manifest
 from talkset.dataset.records import Record
+from talkset.testing import synthetic_manifest
 
 
 def typed(records):

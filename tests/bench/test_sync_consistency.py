@@ -11,8 +11,8 @@ import pytest
 from talkset.bench.scoring import evaluate
 from talkset.bench.split import build
 from talkset.curate.run import curate
-from talkset.testing import media_labels
 from talkset.dataset.records import Record
+from talkset.testing import media_labels
 
 CI_SUBSET = ("t16",)  # 256² at 30 fps: cheap to decode five times
 

@@ -12,8 +12,17 @@ import pytest
 import torch
 
 from talkset.audio.io import load_audio
-from talkset.bench.syncnet import (SyncNet, SyncNetLoadError, _mean_distances, load_syncnet, lse,
-                                   mel_filterbank, mfcc, resample_indices, to_pcm16_scale)
+from talkset.bench.syncnet import (
+    SyncNet,
+    SyncNetLoadError,
+    _mean_distances,
+    load_syncnet,
+    lse,
+    mel_filterbank,
+    mfcc,
+    resample_indices,
+    to_pcm16_scale,
+)
 
 # Indices of the weighted layers inside syncnet_python's SyncNetModel.S Sequentials (ReLU and pooling
 # layers take the other indices).

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from talkset.dataset.manifest import video_id_for
-
 import talkset.curate.run as curate_run
+from talkset.dataset.manifest import video_id_for
 
 
 def _load_corpus_module():
@@ -138,7 +137,7 @@ def test_nothing_written_outside_out(run):
     expected = {k: v for k, v in b["corpus"].items() if k not in removed}
     # The folder that held a removed file has a new mtime: that change is the test's own.
     changed_dirs = {os.path.dirname(k) for k in removed}
-    strip = lambda snap: {k: (v if k not in changed_dirs else v[:2]) for k, v in snap.items()}  # noqa: E731
+    strip = lambda snap: {k: (v if k not in changed_dirs else v[:2]) for k, v in snap.items()}
     assert strip(a["corpus"]) == strip(expected), "the corpus folder changed"
     assert b["tmp"] == ["corpus"] and a["tmp"] == ["corpus", "out"], (b["tmp"], a["tmp"])
 

@@ -26,7 +26,6 @@ def test_the_lowest_real_pair_beats_the_95th_percentile_of_mismatched_pairs(pair
 
 @pytest.mark.slow
 def test_shifts_are_measured_and_large_ones_rejected(pairs):
-    th = Config.load().thresholds["sync"]
     real = {(p["clip"], p["span"]): p for p in pairs if p["kind"] == "real"}
     shifted = [p for p in pairs if p["kind"] == "shifted"]
     moved = [abs((p["offset_s"] - real[(p["clip"], p["span"])]["offset_s"]) * p["fps"] - p["k"]) <= 1 for p in shifted]

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from talkset.curate.thresholds import apply, judge
 from talkset.curate.config import Config
+from talkset.curate.thresholds import apply, judge
 from talkset.dataset.manifest import ManifestError, load_manifest, video_id_for, write_manifest
-from talkset.dataset.records import (SCHEMA_VERSION, UNUSABLE, Funnel, Metadata, Reason, Record, Scores, Span,
-                                     SyncScore)
+from talkset.dataset.records import SCHEMA_VERSION, UNUSABLE, Funnel, Metadata, Reason, Record, Scores, Span, SyncScore
 
 # A record as talkset 0.1 wrote it: reasons are sentences, no schema, a sync score without scorer.
 V01 = {

@@ -1,9 +1,9 @@
 """Tests for talkset.media.cut.write_clip on real footage and tiny synthetic videos."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-import hashlib
 import av
 import numpy as np
 import pytest

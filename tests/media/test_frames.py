@@ -10,7 +10,7 @@ def test_shot_frames_have_one_size_with_or_without_a_work_frame(media, name):
     sizes = set()
     for i, view in enumerate(decode_frames(media / name, 0, 640, 256)):
         if i % 2:
-            view.work_rgb  # as inside speech, where faces are measured first
+            _ = view.work_rgb  # as inside speech, where faces are measured first
         sizes.add(view.small_bgr.shape)
         if i > 6:
             break
@@ -23,7 +23,7 @@ def test_rotated_frames_match_too(media):
     sizes = set()
     for i, view in enumerate(decode_frames(media / "talking/woman_blazer_1920x1080.mp4", 90, 640, 256)):
         if i % 2:
-            view.work_rgb
+            _ = view.work_rgb
         sizes.add(view.small_bgr.shape)
         if i > 4:
             break

@@ -50,8 +50,9 @@ def test_unusable_files_raise_one_line_naming_the_file(media, tmp_path, make, wo
 
 def test_variable_durations_with_the_nominal_average_are_flagged(tmp_path):
     """Frame durations of 34 to 46 ms average 40 ms: the mean rate is the nominal 25 fps, only the durations vary."""
-    import numpy as np
     from fractions import Fraction
+
+    import numpy as np
 
     from talkset.testing import write_rgb_video
 

@@ -13,8 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from talkset.cli import app
-from talkset.vision.face import FaceDetector
 from talkset.testing import write_rgb_video
+from talkset.vision.face import FaceDetector
 from talkset.vision.kps import (
     KpsError,
     kps_from_landmarks,

@@ -8,5 +8,4 @@ from talkset.bench.scoring import evaluate
 from talkset.bench.split import Benchmark, build
 from talkset.bench.stats import subgroup_stats
 
-
 __all__ = ["Benchmark", "build", "evaluate", "subgroup_stats"]

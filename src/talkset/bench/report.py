@@ -43,7 +43,7 @@ def _bar_chart(dim: dict) -> str:
     hi = max(max(g["ci_high"] for g in groups), 1e-9)
     width, row_h, left = 360, 22, 110
     scale = (width - left - 20) / (hi - lo)
-    x = lambda v: left + (v - lo) * scale  # noqa: E731
+    x = lambda v: left + (v - lo) * scale
     parts = [f'<svg width="{width}" height="{row_h * len(groups) + 10}" role="img" '
              f'aria-label="{html.escape(dim["metric"])} by {html.escape(dim["dim"])}">']
     for i, g in enumerate(groups):

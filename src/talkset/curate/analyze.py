@@ -14,8 +14,20 @@ import numpy as np
 
 from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
-from talkset.vision.face import (EYE_OUTER_L, EYE_OUTER_R, MOUTH_CORNER_L, MOUTH_CORNER_R, NOSE_TIP, PARTS,
-                                 MOUTH_MEASURES, FaceBox, FaceDetector, FaceMesher, head_pose, mouth_measures)
+from talkset.vision.face import (
+    EYE_OUTER_L,
+    EYE_OUTER_R,
+    MOUTH_CORNER_L,
+    MOUTH_CORNER_R,
+    MOUTH_MEASURES,
+    NOSE_TIP,
+    PARTS,
+    FaceBox,
+    FaceDetector,
+    FaceMesher,
+    head_pose,
+    mouth_measures,
+)
 
 # TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
 KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)

@@ -294,7 +294,7 @@ def _caption_one(out: Path, rec: Record, endpoint: _Endpoint, frames: int,
         return endpoint.redact(str(e))
     except _ClipFailure as e:
         return endpoint.redact(str(e))
-    except Exception as e:  # noqa: BLE001 — a bad clip must not end the run; the reason is kept
+    except Exception as e:
         return endpoint.redact(f"{type(e).__name__}: {one_line(e)}")
 
 

@@ -84,7 +84,7 @@ def _read_list(path: Path) -> tuple[list[VideoJob], list[str]]:
             rows.append(row)
     jobs = []
     for row in rows:
-        def resolve(key: str) -> str | None:
+        def resolve(key: str, row: dict = row) -> str | None:
             value = (row.get(key) or "").strip() if isinstance(row.get(key), str) else row.get(key)
             return str(path.parent / value) if value else None
 

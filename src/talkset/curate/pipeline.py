@@ -4,10 +4,10 @@
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
-import logging
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,26 @@ from talkset.curate.scores.quality import quality_score
 from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
 from talkset.curate.thresholds import apply
-from talkset.dataset.manifest import (CLIP, FAILED, KEPT, REJECTED, SOURCE, UNUSABLE, Annotations, Metadata, Reason,
-                                      Record, Scores, Span, clip_id_for,
-                                      printable_path, video_id_for)
+from talkset.dataset.manifest import (
+    CLIP,
+    FAILED,
+    KEPT,
+    REJECTED,
+    SOURCE,
+    UNUSABLE,
+    Annotations,
+    Metadata,
+    Reason,
+    Record,
+    Scores,
+    Span,
+    clip_id_for,
+    printable_path,
+    video_id_for,
+)
+from talkset.errors import one_line
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
-from talkset.errors import one_line
 from talkset.run.store import OutputStore
 
 log = logging.getLogger(__name__)
@@ -123,7 +137,7 @@ def _clean(obj: Any) -> Any:
 
 def source_record(job: VideoJob, status: str, reason: Reason, info: VideoInfo | None = None) -> Record:
     """A record for a source that gave no candidate clip (failed, or nothing to keep)."""
-    meta = Metadata(duration=info.duration_s, resolution="%dx%d" % info.display_size) if info else Metadata()
+    meta = Metadata(duration=info.duration_s, resolution="{}x{}".format(*info.display_size)) if info else Metadata()
     subtitle = printable_path(job.subtitle_path) if job.subtitle_path else None
     return Record(id=job.video_id, video_id=job.video_id, type=SOURCE,
                   source=Span(printable_path(job.path), 0.0, info.duration_s if info else 0.0),

@@ -14,10 +14,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.records import (CLIP, FAILED, KEPT, REJECTED, SOURCE, SUBGROUPS, UNUSABLE, Annotations,  # noqa: F401
-                                     Metadata, Reason, Record, Scores, Span)
+from talkset.dataset.records import (  # noqa: F401
+    CLIP,
+    FAILED,
+    KEPT,
+    REJECTED,
+    SOURCE,
+    SUBGROUPS,
+    UNUSABLE,
+    Annotations,
+    Metadata,
+    Reason,
+    Record,
+    Scores,
+    Span,
+)
 from talkset.errors import TalksetError, one_line
-
 
 
 class ManifestError(TalksetError):

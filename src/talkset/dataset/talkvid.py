@@ -25,15 +25,23 @@ import copy
 import json
 import logging
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import (CLIP, KEPT, Annotations, ManifestError, Metadata, Record, Scores, Span,
-                                      write_manifest)
+from talkset.dataset.manifest import (
+    CLIP,
+    KEPT,
+    Annotations,
+    ManifestError,
+    Metadata,
+    Record,
+    Scores,
+    Span,
+    write_manifest,
+)
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
-from talkset.run.store import atomic_write_bytes, fsync_dir
+from talkset.run.store import atomic_write_bytes
 
 log = logging.getLogger("talkset.talkvid")
 

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 # Read once: os.umask can only be read by setting it, which is not safe once threads run.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-
 # Routine notices mediapipe's C++ code prints through absl/TFLite straight to file descriptor 2, from its
 # own threads, whenever a graph first runs; no Python or environment setting reaches them.
 _NATIVE_NOISE = re.compile(rb"inference_feedback_manager\.cc|Created TensorFlow Lite XNNPACK delegate|"
