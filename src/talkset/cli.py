@@ -9,9 +9,24 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
+
+from talkset.errors import TalksetError, one_line
+
+
+class _Commands(TyperGroup):
+    """Every command's TalksetError becomes one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (TalksetError, OSError) as e:  # OSError: a disk full or a folder not writable, named by the OS
+            typer.echo(f"talkset: error: {one_line(e, 1000) if isinstance(e, OSError) else e}", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(help="Curate, benchmark and animate talking-head video on a CPU.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False, cls=_Commands)
 
 
 class _TqdmHandler(logging.Handler):
@@ -32,16 +47,11 @@ def _setup_logging(verbose: bool) -> None:
 
 @contextlib.contextmanager
 def _clear_errors():
-    """Expected failures of a whole command become one line and a non-zero exit, not a traceback."""
-    from talkset.run.store import OutputBusy
-
+    """A folder that is not a talkset output is a usage error (exit 2); other errors are TalksetErrors."""
     try:
         yield
     except FileNotFoundError as e:
         raise typer.BadParameter(str(e)) from None
-    except OutputBusy as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _load_config(path: Path | None):
@@ -158,13 +168,9 @@ def _caption_settings(captioner: str | None, base_url: str | None, model: str | 
 
 
 def _caption_pass(out: Path, settings: dict, **options) -> None:
-    from talkset.curate.captioner import CaptionError, caption_clips
+    from talkset.curate.captioner import caption_clips
 
-    try:
-        summary = caption_clips(out, **settings, **{k: v for k, v in options.items() if v is not None})
-    except CaptionError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+    summary = caption_clips(out, **settings, **{k: v for k, v in options.items() if v is not None})
     typer.echo(summary.table())
     typer.echo(f"captions: {Path(out) / 'annotations'}")
 
@@ -215,11 +221,15 @@ def probe(files: list[Path] = typer.Argument(..., help="Media files.")) -> None:
     from talkset.media.probe import ProbeError
     from talkset.media.probe import probe as run_probe
 
+    failed = 0
     for f in files:
         try:
             typer.echo(json.dumps(run_probe(f).to_dict()))
-        except ProbeError as e:
+        except ProbeError as e:  # the other files are still probed
             typer.echo(f"talkset: error: {e}", err=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -230,7 +240,7 @@ def demo(
     """Build a small raw video here (no download), curate it, write its HTML report, and show where all is."""
     from talkset.curate.run import curate as run_curate
     from talkset.demo import build_demo_video
-    from talkset.report import ReportError, build_report
+    from talkset.report import build_report
 
     _setup_logging(False)
     raw = out / "input" / "demo_raw.mp4"
@@ -242,10 +252,7 @@ def demo(
         summary = run_curate([raw], out / "curated", workers=workers)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {out / 'curated' / 'clips'}")
-    try:
-        typer.echo(f"report:   {build_report(out / 'curated', progress=False)}  (open it in a browser)")
-    except ReportError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
+    typer.echo(f"report:   {build_report(out / 'curated', progress=False)}  (open it in a browser)")
 
 
 @app.command()
@@ -263,34 +270,30 @@ def export(
     force: bool = typer.Option(False, help="Replace an earlier export at --out."),
 ) -> None:
     """Export a curated dataset for training: WebDataset shards, V-Express layout or TalkVid JSON."""
-    from talkset.dataset.webdataset import ExportError, export_webdataset, parse_bytes
+    from talkset.dataset.webdataset import export_webdataset, parse_bytes
 
     _setup_logging(False)
     statuses = tuple(s.strip() for s in status.split(",") if s.strip())
     if format != "webdataset" and (shard_size or shard_bytes):
         raise typer.BadParameter("--shard-size and --shard-bytes are for --format webdataset")
-    try:
-        if format == "webdataset":
-            try:
-                max_bytes = parse_bytes(shard_bytes) if shard_bytes else None
-            except ValueError as e:
-                raise typer.BadParameter(str(e), param_hint="--shard-bytes") from None
-            result = export_webdataset(out, dest, max_samples=shard_size, max_bytes=max_bytes, statuses=statuses,
-                                       force=force)
-        elif format == "vexpress":
-            from talkset.dataset.vexpress import export_vexpress
+    if format == "webdataset":
+        try:
+            max_bytes = parse_bytes(shard_bytes) if shard_bytes else None
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--shard-bytes") from None
+        result = export_webdataset(out, dest, max_samples=shard_size, max_bytes=max_bytes, statuses=statuses,
+                                   force=force)
+    elif format == "vexpress":
+        from talkset.dataset.vexpress import export_vexpress
 
-            result = export_vexpress(out, dest, statuses=statuses, link=link, force=force)
-        elif format == "talkvid":
-            from talkset.dataset.talkvid import export_talkvid
+        result = export_vexpress(out, dest, statuses=statuses, link=link, force=force)
+    elif format == "talkvid":
+        from talkset.dataset.talkvid import export_talkvid
 
-            result = export_talkvid(out, dest, statuses=statuses, force=force)
-        else:
-            raise typer.BadParameter(f"unknown format {format!r} (choose webdataset, vexpress or talkvid)",
-                                     param_hint="--format")
-    except ExportError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+        result = export_talkvid(out, dest, statuses=statuses, force=force)
+    else:
+        raise typer.BadParameter(f"unknown format {format!r} (choose webdataset, vexpress or talkvid)",
+                                 param_hint="--format")
     for s in result.skipped:
         typer.echo(f"talkset: warning: skipped {s.id}: {s.reason}", err=True)
     typer.echo(f"{result.samples} clips exported to {result.dest}" +
@@ -306,14 +309,10 @@ def import_talkvid_cmd(
     force: bool = typer.Option(False, help="Replace a manifest already in --out."),
 ) -> None:
     """Turn TalkVid's released metadata into a talkset manifest (so `talkset bench build` runs on it)."""
-    from talkset.dataset.talkvid import TalkVidError, import_talkvid
+    from talkset.dataset.talkvid import import_talkvid
 
     _setup_logging(False)
-    try:
-        result = import_talkvid(metadata, out, clips_dir=clips, force=force)
-    except TalkVidError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+    result = import_talkvid(metadata, out, clips_dir=clips, force=force)
     typer.echo(f"{result.samples} clips imported" +
                (f" ({len(result.skipped)} records skipped)" if result.skipped else ""))
     typer.echo(f"manifest: {out / 'manifest.json'}")
@@ -409,22 +408,17 @@ def kps(
     """Export V-Express keypoints: kps.pth, per frame the left eye, right eye and nose at SIZE×SIZE."""
     from tqdm import tqdm
 
-    from talkset.media.probe import ProbeError
     from talkset.media.probe import probe as run_probe
-    from talkset.vision.kps import KpsError, save_kps, video_kps
+    from talkset.vision.kps import save_kps, video_kps
 
     _setup_logging(False)
     if out.exists() and not force:
         raise typer.BadParameter(f"{out} exists; pass --force to replace it", param_hint="--out")
-    try:
-        info = run_probe(video)
-        total = max(1, round(info.duration_s * float(info.avg_fps)))
-        with tqdm(total=total, unit="frame", disable=not progress, desc=video.name) as bar:
-            keypoints = video_kps(video, size, progress=bar.update)
-        save_kps(keypoints, out)
-    except (ProbeError, KpsError, OSError) as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+    info = run_probe(video)
+    total = max(1, round(info.duration_s * float(info.avg_fps)))
+    with tqdm(total=total, unit="frame", disable=not progress, desc=video.name) as bar:
+        keypoints = video_kps(video, size, progress=bar.update)
+    save_kps(keypoints, out)
     typer.echo(f"{len(keypoints)} frames: {out}")
 
 
@@ -449,19 +443,14 @@ def animate(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Animate a portrait: speech (or a driving video) becomes a talking video, on a CPU."""
-    from talkset.animate.api import AnimateError
     from talkset.animate.api import animate as run_animate
 
     _setup_logging(False)
     if audio is None and driving is None:
         raise typer.BadParameter("give --audio, or --driving with a video that has sound", param_hint="--audio")
-    try:
-        result = run_animate(image, audio, out, fps=fps, size=size, crop=not whole_image, seed=seed, text=text,
-                             language=language, driving=driving, retarget=retarget, export_kps=export_kps,
-                             progress=progress, overwrite=force)
-    except AnimateError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+    result = run_animate(image, audio, out, fps=fps, size=size, crop=not whole_image, seed=seed, text=text,
+                         language=language, driving=driving, retarget=retarget, export_kps=export_kps,
+                         progress=progress, overwrite=force)
     typer.echo(f"video: {result}")
     if export_kps is not None:
         typer.echo(f"kps:   {export_kps}")
@@ -476,15 +465,11 @@ def report(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Write a static HTML report that opens offline: funnel, distributions and a clip browser."""
-    from talkset.report import ReportError, build_report
+    from talkset.report import build_report
 
     _setup_logging(False)
-    try:
-        with _clear_errors():
-            index = build_report(out, dest, previews=previews, progress=progress)
-    except ReportError as e:
-        typer.echo(f"talkset: error: {e}", err=True)
-        raise typer.Exit(1) from None
+    with _clear_errors():
+        index = build_report(out, dest, previews=previews, progress=progress)
     typer.echo(f"report: {index}")
 
 

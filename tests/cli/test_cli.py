@@ -83,3 +83,21 @@ def test_demo_builds_curates_and_reports(tmp_path):
     assert kept and all((curated / r["video-path"]).exists() for r in kept)
     assert all(r["annotations"]["shot_type"] and (curated / r["annotations"]["keypoints"]).exists() for r in kept)
     assert (curated / "report" / "index.html").exists() and "report:" in result.output
+
+
+def test_probe_names_each_bad_file_goes_on_and_exits_non_zero(tmp_path, media):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    res = CliRunner().invoke(app, ["probe", str(bad), str(media / "talking/vox_man_tv_224.mp4")])
+    assert res.exit_code == 1
+    assert '"duration_s"' in res.stdout  # the good file after the bad one is still probed
+    errors = [line for line in res.stderr.splitlines() if line.startswith("talkset: error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and "Traceback" not in res.output
+
+
+def test_every_talkset_error_is_one_line_and_exit_1(tmp_path):
+    (tmp_path / "manifest.json").write_text("[{")
+    for args in (["report", str(tmp_path)], ["export", str(tmp_path), "-f", "talkvid", "-o", str(tmp_path / "t.json")]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 1, (args, res.output)
+        assert res.stderr.count("\n") == 1 and res.stderr.startswith("talkset: error: ") and "manifest" in res.stderr

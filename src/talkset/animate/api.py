@@ -15,6 +15,7 @@ import numpy as np
 from talkset.animate.render import PortraitError, Renderer
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
+from talkset.errors import TalksetError
 from talkset.media.cut import X264_THREADS, aac_rate, x264_cpu_options
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ MOTION_SR = 16_000  # the rate motion sources read audio at
 STRATEGIES = ("fix_face", "no_retarget", "offset_retarget", "naive_retarget")
 
 
-class AnimateError(Exception):
+class AnimateError(TalksetError):
     """Input or output that cannot be used; one line naming the file and why."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from talkset.animate.track import MotionTrack
+from talkset.errors import TalksetError
 from talkset.vision.face import (
     EYE_OUTER_L,
     EYE_OUTER_R,
@@ -65,7 +66,7 @@ BROWS = ((336, 296, 334, 293, 300), (107, 66, 105, 63, 70))  # subject's left, r
 CHEEK_R, CHEEK_L = 234, 454  # the rig's face width: cheek to cheek
 
 
-class DrivingError(ValueError):
+class DrivingError(TalksetError, ValueError):
     """A driving video that cannot drive; the message is one line naming the file and why."""
 
 

@@ -19,6 +19,7 @@ from scipy.spatial import Delaunay
 
 from talkset.animate.rig import EYE_LOWER, EYE_UPPER, INNER_LOWER, INNER_UPPER, IRIS, OUTER_LOWER, OUTER_UPPER, Rig
 from talkset.animate.track import MotionTrack
+from talkset.errors import TalksetError
 
 GRID_STEP = 8  # pixels between exact warp samples; the map is bilinear in between
 # Eyes and mouth fold sharply (a closing lid, an opening jaw): there the map is sampled densely, in boxes
@@ -35,7 +36,7 @@ DUPLICATE_IOU = 0.3
 _EXACT_PARTS = [list(EYE_UPPER[e] + EYE_LOWER[e] + IRIS[e]) for e in (0, 1)] + [list(OUTER_UPPER + OUTER_LOWER)]
 
 
-class PortraitError(ValueError):
+class PortraitError(TalksetError, ValueError):
     """A portrait that cannot be animated (no face, several faces, no mesh); one line saying why."""
 
 

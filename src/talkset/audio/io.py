@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from talkset.errors import one_line
+from talkset.errors import TalksetError, one_line
 
 
-class AudioError(Exception):
+class AudioError(TalksetError):
     """Audio that cannot be used; the message is one line naming the file and why."""
 
 

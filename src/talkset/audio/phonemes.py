@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkset.audio.io import Audio
+from talkset.errors import TalksetError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ ALIGN_BEAMS = {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
 NOISE_PHONES = {"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+LAUGH+", "+NOISE+", "+UM+", "+UH+"}
 
 
-class PhonemeError(Exception):
+class PhonemeError(TalksetError):
     """Audio or text pocketsphinx cannot use; the message is one line with the reason."""
 
 

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import scipy.linalg
 
+from talkset.errors import TalksetError
 from talkset.media.frames import decode_frames, upright
 
 INCEPTION_SIZE = 299
@@ -40,7 +41,7 @@ CLIP_FRAMES = 16
 Video = str | Path | np.ndarray
 
 
-class FeatureNetworkError(Exception):
+class FeatureNetworkError(TalksetError):
     """A feature network file that cannot be used; the message is one line naming the file."""
 
 

@@ -36,6 +36,7 @@ from scipy.signal import medfilt
 from torch import nn
 
 from talkset.audio.io import Audio
+from talkset.errors import TalksetError
 
 SAMPLE_RATE = 16000
 SYNCNET_FPS = 25
@@ -47,7 +48,7 @@ VIDEO_WINDOW = 5  # frames per video window
 AUDIO_WINDOW = 20  # MFCC steps per audio window (0.2 s, the 5 frames at 25 fps)
 
 
-class SyncNetLoadError(ValueError):
+class SyncNetLoadError(TalksetError, ValueError):
     """A weights file that is not a usable SyncNet; the message is one line naming the file."""
 
 

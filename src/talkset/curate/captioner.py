@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from talkset.dataset.manifest import CLIP, KEPT, ManifestError, Record, load_manifest
-from talkset.errors import one_line
+from talkset.errors import TalksetError, one_line
 from talkset.run.store import atomic_write_json
 
 log = logging.getLogger("talkset.caption")
@@ -48,7 +48,7 @@ SYSTEM_PROMPT = (
     '"summary" (one or two sentences about the clip). Never contradict the measured facts.')
 
 
-class CaptionError(Exception):
+class CaptionError(TalksetError):
     """A problem with the whole caption run (no manifest, no key, a bad option); the message is one line."""
 
 

@@ -8,8 +8,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from talkset.errors import TalksetError
 
-class ConfigError(Exception):
+
+class ConfigError(TalksetError):
     """A configuration file that cannot be used; one line naming the file and why."""
 
 

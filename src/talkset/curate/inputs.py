@@ -8,13 +8,14 @@ import os
 from pathlib import Path
 
 from talkset.curate.pipeline import SOURCE_METADATA, VideoJob
+from talkset.errors import TalksetError
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".flv", ".mpg", ".mpeg",
                     ".wmv", ".3gp"}
 LIST_EXTENSIONS = {".csv", ".jsonl"}
 
 
-class InputError(Exception):
+class InputError(TalksetError):
     """An input argument that cannot be expanded (missing path, malformed list file)."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from talkset.dataset.manifest import CLIP, KEPT
+from talkset.errors import TalksetError
 from talkset.run.store import atomic_file, atomic_write_json, fsync_dir
 
 log = logging.getLogger("talkset.export")
@@ -32,7 +33,7 @@ INDEX_NAME = "index.json"
 DEFAULT_SHARD_SAMPLES = 1000
 
 
-class ExportError(Exception):
+class ExportError(TalksetError):
     """The input or the destination cannot be used at all (one line, naming the file)."""
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from talkset.errors import one_line
+from talkset.errors import TalksetError, one_line
 
 __all__ = ["ClipWriteError", "X264_THREADS", "aac_rate", "write_clip", "x264_cpu_options"]
 
@@ -45,7 +45,7 @@ _PREROLL_S = 0.5
 _AUDIO_JITTER = 2
 
 
-class ClipWriteError(Exception):
+class ClipWriteError(TalksetError):
     """The source could not be read or the requested span holds nothing to write."""
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from talkset.errors import one_line
+from talkset.errors import TalksetError, one_line
 
 
-class ProbeError(Exception):
+class ProbeError(TalksetError):
     """A file that cannot be used; the message is one line naming the file and why."""
 
 

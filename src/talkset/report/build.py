@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from talkset.dataset.manifest import ManifestError, load_manifest
 from talkset.dataset.records import CLIP, FAILED, KEPT, Funnel, Record
+from talkset.errors import TalksetError
 from talkset.report import plots
 from talkset.report.media import MediaError, grab, jpeg_bytes, keypoints_at, webp_bytes
 
@@ -40,7 +41,7 @@ STATE_SAVE_EVERY = 100  # records; an interrupted run keeps most of its cache
 MAX_FAILURES_SHOWN = 200  # in the funnel; every one is also a record in the browser
 
 
-class ReportError(Exception):
+class ReportError(TalksetError):
     """The report cannot be built; the message is one line naming the file and why."""
 
 

@@ -13,7 +13,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from talkset.errors import one_line
+from talkset.errors import TalksetError, one_line
 from talkset.media.frames import scaled_size, upright
 
 THUMB_MAX_SIDE = 320
@@ -22,7 +22,7 @@ PREVIEW_S = 3.0
 PREVIEW_FPS = 6.0
 
 
-class MediaError(Exception):
+class MediaError(TalksetError):
     """A video the report cannot take pictures from; one line naming the file."""
 
 

@@ -23,12 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from talkset.errors import TalksetError
+
 # Read once: os.umask can only be read by setting it, which is not safe once threads run.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-class OutputBusy(Exception):
+class OutputBusy(TalksetError):
     """Another talkset run holds the output folder."""
 
 

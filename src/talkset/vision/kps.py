@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkset.errors import TalksetError
 from talkset.vision.face import NOSE_TIP
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ EYE_RING_L = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 3
 KPS_SIZE = 512
 
 
-class KpsError(Exception):
+class KpsError(TalksetError):
     """Keypoints that cannot be made or read; the message is one line naming the file and why."""
 
 
