@@ -337,7 +337,7 @@ def bench_build(
     """Draw a TalkVid-Bench style split: pools of kept clips per dimension, balanced across groups."""
     from talkset.bench.split import build
     from talkset.dataset.manifest import ManifestError, load_manifest
-    from talkset.run.store import atomic_write_json
+    from talkset.files import atomic_write_json
 
     if out.exists() and not force:
         raise typer.BadParameter(f"{out} exists; pass --force to replace it", param_hint="--out")

@@ -40,7 +40,7 @@ def test_writes_video_audio_and_kps(media, speech, tmp_path):
     frames = load_kps(kps)
     assert len(frames) == int(np.ceil(2.5 * 25))
     assert all(f.shape == (3, 2) and f.dtype == np.float32 for f in frames)
-    assert not list(tmp_path.glob("*.part"))
+    assert not [f for f in tmp_path.iterdir() if ".part" in f.name]
     # A seed makes the output reproducible, to the byte.
     twin = tmp_path / "twin.mp4"
     result = _run("--image", str(media / "images" / "man_cropped_256.png"), "--audio", str(speech), "-o", str(twin),

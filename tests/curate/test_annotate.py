@@ -12,7 +12,8 @@ from talkset.curate.annotate import ClipAnnotation, audio_facts
 from talkset.curate.caption import template_caption
 from talkset.curate.config import Config
 from talkset.curate.run import curate, refresh_manifest, speaker_ids
-from talkset.run.store import OutputStore, atomic_write_json
+from talkset.files import atomic_write_json
+from talkset.run.store import OutputStore
 from talkset.vision.pose import clip_shot_type, frame_shot_type
 
 

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
+from talkset.files import atomic_write_bytes, atomic_write_json
 from talkset.run import store as store_mod
-from talkset.run.store import OutputStore, atomic_write_bytes, atomic_write_json
+from talkset.run.store import OutputStore
 
 VID = "clip_src-0123abcd"
 PATHS = [f"clips/{VID}-0000.mp4", f"clips/{VID}-0000.wav"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -16,14 +15,11 @@ from talkset.animate.render import PortraitError, Renderer
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
 from talkset.errors import TalksetError
-from talkset.media.cut import X264_THREADS, aac_rate, x264_cpu_options
+from talkset.files import atomic_output
+from talkset.media.encode import AAC_FRAME, aac_rate, add_aac, add_h264
 
 log = logging.getLogger(__name__)
 
-X264_PRESET = "veryfast"
-X264_CRF = 20
-AUDIO_BIT_RATE = 128_000
-AAC_FRAME = 1024  # samples per AAC frame
 MOTION_SR = 16_000  # the rate motion sources read audio at
 STRATEGIES = ("fix_face", "no_retarget", "offset_retarget", "naive_retarget")
 
@@ -177,21 +173,13 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
     rate = Fraction(fps).limit_denominator(1001)
     samples = sound.samples
-    try:
+    with atomic_output(out) as part:
         with av.open(str(part), "w", format="mp4") as container:
-            video = container.add_stream("libx264", rate=rate)
-            video.width, video.height = frame_size
-            video.pix_fmt = "yuv420p"
+            video = add_h264(container, rate, frame_size)
             video.codec_context.time_base = 1 / rate
-            # A fixed thread count and CPU code path: the same inputs and seed give the same bytes.
-            video.codec_context.options = {"preset": X264_PRESET, "crf": str(X264_CRF),
-                                           "threads": str(X264_THREADS), **x264_cpu_options()}
-            aac = container.add_stream("aac", rate=sound.sr)
-            aac.codec_context.layout = "mono"
-            aac.codec_context.bit_rate = AUDIO_BIT_RATE
+            aac = add_aac(container, sound.sr)
             sent = 0  # audio samples encoded so far
             for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -208,10 +196,6 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
                 container.mux(aac.encode(_audio_frame(chunk, sent, sound.sr)))
                 sent += len(chunk)
             container.mux(aac.encode(None))
-        os.replace(part, out)
-    finally:
-        if part.exists():
-            part.unlink()
     return out
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from talkset.dataset.manifest import CLIP, KEPT, ManifestError, Record, load_manifest
 from talkset.errors import TalksetError, one_line
-from talkset.run.store import atomic_write_json
+from talkset.files import atomic_write_json
 
 log = logging.getLogger("talkset.caption")
 

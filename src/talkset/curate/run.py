@@ -20,8 +20,9 @@ from talkset.curate.pipeline import Outcome, commit_failure, curate_one
 from talkset.curate.thresholds import apply
 from talkset.dataset.manifest import ManifestWriter, parquet_schema
 from talkset.dataset.records import CLIP, UNUSABLE, Funnel, Reason, Record
+from talkset.files import atomic_write_bytes, atomic_write_json, back_up_unless_ours, sha1_file
 from talkset.run.executor import ItemCrash, LocalExecutor
-from talkset.run.store import OutputStore, atomic_write_bytes, atomic_write_json
+from talkset.run.store import OutputStore
 
 log = logging.getLogger("talkset.curate")
 
@@ -303,21 +304,10 @@ def _update(base: dict, saved: dict) -> None:
 def _replace_manifest(store: OutputStore, tmp: Path, name: str) -> None:
     """Moves a finished manifest into place; one talkset did not write is first kept as a backup."""
     target, stamp = store.root / name, store.state / f"{name}.sha1"
-    if target.exists() and (not stamp.exists() or stamp.read_text() != _sha1(target)):
-        backup = target.with_name(f"{name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
-        os.replace(target, backup)
-        log.warning("%s was not written by talkset; kept as %s", target, backup.name)
-    digest = _sha1(tmp)
+    back_up_unless_ours(target, stamp.read_text() if stamp.exists() else None)
+    digest = sha1_file(tmp)
     os.replace(tmp, target)
     atomic_write_bytes(stamp, digest.encode())
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cut_missing(out_dir: str | Path, config: Config) -> tuple[int, list[str]]:

@@ -41,7 +41,7 @@ from talkset.dataset.manifest import (
     write_manifest,
 )
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
-from talkset.run.store import atomic_write_bytes
+from talkset.files import atomic_write_bytes
 
 log = logging.getLogger("talkset.talkvid")
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from talkset.dataset.manifest import KEPT
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
-from talkset.run.store import atomic_file, atomic_write_bytes
+from talkset.files import atomic_file, atomic_write_bytes
 from talkset.vision.face import MOUTH_CORNER_L, MOUTH_CORNER_R
 from talkset.vision.kps import KPS_SIZE, fill_missing, kps_from_landmarks, save_kps
 

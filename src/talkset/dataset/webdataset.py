@@ -25,7 +25,7 @@ from typing import Any
 
 from talkset.dataset.manifest import CLIP, KEPT
 from talkset.errors import TalksetError
-from talkset.run.store import atomic_file, atomic_write_json, fsync_dir
+from talkset.files import atomic_file, atomic_write_json, fsync_dir
 
 log = logging.getLogger("talkset.export")
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -11,31 +10,11 @@ import av
 import numpy as np
 
 from talkset.errors import TalksetError, one_line
+from talkset.files import atomic_output
+from talkset.media.encode import AAC_FRAME, aac_rate, add_aac, add_h264, x264_options
 
-__all__ = ["ClipWriteError", "X264_THREADS", "aac_rate", "write_clip", "x264_cpu_options"]
+__all__ = ["ClipWriteError", "write_clip"]
 
-# x264's output depends on its thread count, and "auto" follows the CPUs a process may use (which
-# libraries and schedulers change). A fixed count gives the same clip bytes on every executor.
-X264_THREADS = 2
-
-
-def x264_cpu_options() -> dict[str, str]:
-    """x264 options that keep its output a function of its input on this CPU.
-
-    With its AVX-512 code, x264 (core 165, in PyAV's wheel) wrote different bytes for the same frames
-    from call to call: the same clip 8 times in one process gave 4 versions, while the AVX2 code gave one,
-    whatever the threads (so the result depends on memory x264 did not write). On AVX-512 CPUs x264 is
-    held to AVX2, which every such CPU has; elsewhere it picks its own code.
-    """
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:
-        return {}
-    if features.get("AVX512F"):
-        return {"x264-params": "asm=AVX2,BMI2,LZCNT,Cache64"}
-    return {}
-_AUDIO_BIT_RATE = 128_000
-_AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many
 # Decode from this far before start_s: the demuxer seeks by decode timestamps, so with
 # B-frames the keyframe it lands on can present after start_s; the AAC decoder also
 # needs a frame of warm-up after a seek before its output is clean.
@@ -139,7 +118,7 @@ def write_clip(
         if first is None:
             raise ClipWriteError(f"{video_path}: no video frame in [{start_s}, {end_s}) s")
 
-        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, {"preset": preset, "crf": str(crf), "threads": str(X264_THREADS), **x264_cpu_options()})
+        _write(out_path, vstream, first, frames, ain, audio_src, start_s, end_s, x264_options(preset, crf))
     finally:
         for container in containers:
             container.close()
@@ -161,20 +140,15 @@ def _write(
     audio_src: Path,
     start_s: float,
     end_s: float,
-    x264_options: dict[str, str],
+    video_options: dict[str, str],
 ) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Write under a temporary name so a crash never leaves a truncated clip that
-    # looks finished at out_path.
-    part = out_path.with_name(out_path.name + ".part")
-    try:
+    # Written under a temporary name: a crash never leaves a truncated clip that looks finished at out_path.
+    with atomic_output(out_path) as part:
         with av.open(str(part), "w", format="mp4") as out:
             rate = vstream.average_rate or vstream.guessed_rate or Fraction(25)
-            venc = out.add_stream("libx264", rate=rate)  # rate only informs x264's rate control
-            venc.width, venc.height = first.width, first.height
-            venc.pix_fmt = "yuv420p"
+            venc = add_h264(out, rate, (first.width, first.height), video_options)  # rate informs rate control
             venc.codec_context.time_base = first.time_base  # source ticks: VFR timing survives
-            venc.codec_context.options = dict(x264_options)
 
             chunks: Iterator[av.AudioFrame] = iter(())
             aenc = None
@@ -182,9 +156,7 @@ def _write(
                 astream = ain.streams.audio[0]
                 layout = "mono" if astream.codec_context.layout.nb_channels == 1 else "stereo"
                 sample_rate = aac_rate(astream.codec_context.sample_rate)
-                aenc = out.add_stream("aac", rate=sample_rate)
-                aenc.codec_context.layout = layout
-                aenc.codec_context.bit_rate = _AUDIO_BIT_RATE
+                aenc = add_aac(out, sample_rate, layout)
                 chunks = _audio_chunks(ain, astream, audio_src, start_s, end_s, layout, sample_rate)
 
             # libx264 hands frame durations to packets in coding order, not display
@@ -213,16 +185,6 @@ def _write(
             mux_video(None)
             if aenc is not None:
                 out.mux(aenc.encode(None))
-        os.replace(part, out_path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-
-
-def aac_rate(rate: int) -> int:
-    """The source rate when AAC supports it (the usual case), else the nearest one."""
-    supported = av.codec.Codec("aac", "w").audio_rates or (rate,)
-    return rate if rate in supported else min(supported, key=lambda r: abs(r - rate))
 
 
 def _seek(
@@ -359,9 +321,9 @@ def _audio_chunks(
         if not buffer:
             return
         data = np.concatenate(buffer, axis=1)
-        cut = buffered if final else buffered - buffered % _AAC_FRAME
-        for i in range(0, cut, _AAC_FRAME):
-            piece = np.ascontiguousarray(data[:, i : min(i + _AAC_FRAME, cut)])
+        cut = buffered if final else buffered - buffered % AAC_FRAME
+        for i in range(0, cut, AAC_FRAME):
+            piece = np.ascontiguousarray(data[:, i : min(i + AAC_FRAME, cut)])
             frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=layout)
             frame.sample_rate = rate
             frame.pts = emitted

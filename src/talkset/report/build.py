@@ -30,6 +30,7 @@ from tqdm import tqdm
 from talkset.dataset.manifest import ManifestError, load_manifest
 from talkset.dataset.records import CLIP, FAILED, KEPT, Funnel, Record
 from talkset.errors import TalksetError
+from talkset.files import atomic_write_bytes, back_up_unless_ours, sha1_file
 from talkset.report import plots
 from talkset.report.media import MediaError, grab, jpeg_bytes, keypoints_at, webp_bytes
 
@@ -118,41 +119,25 @@ class _Owned:
 
     def write(self, rel: str, data: bytes) -> None:
         path = self.root / rel
-        if path.exists() and (rel not in self.files or _sha1_file(path) != self.files[rel]):
-            backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
-            os.replace(path, backup)
-            log.warning("%s was not written by talkset report (or was changed); kept as %s", path, backup.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        back_up_unless_ours(path, self.files.get(rel))
         digest = hashlib.sha1(data).hexdigest()
         if not (path.exists() and self.files.get(rel) == digest):
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
         self.files[rel] = digest
         self.used.add(rel)
 
     def save(self) -> None:
         state = {"format": 1, "files": self.files, "records": self.cache}
-        _atomic_write(self.root / STATE_NAME, json.dumps(state, indent=1).encode())
+        atomic_write_bytes(self.root / STATE_NAME, json.dumps(state, indent=1).encode())
 
     def finish(self) -> None:
         """Deletes files an earlier run wrote that this one no longer uses (unchanged ones only)."""
         for rel in sorted(set(self.files) - self.used):
             path = self.root / rel
-            if path.is_file() and _sha1_file(path) == self.files[rel]:
+            if path.is_file() and sha1_file(path) == self.files[rel]:
                 path.unlink()
             del self.files[rel]
         self.save()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write then rename, so a reader never sees half a file; the mode follows the umask (a report is meant
-    to be read by others, unlike talkset's private state files)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _sha1_file(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- per record

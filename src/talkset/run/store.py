@@ -18,57 +18,16 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from talkset.errors import TalksetError
-
-# Read once: os.umask can only be read by setting it, which is not safe once threads run.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+from talkset.files import atomic_write_bytes, atomic_write_json
 
 
 class OutputBusy(TalksetError):
     """Another talkset run holds the output folder."""
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path):
-    """A binary file that appears at ``path`` only when the block finishes (temp file in the same folder,
-    fsync, rename, fsync the folder); an error leaves nothing behind. The file gets the mode the umask gives
-    (mkstemp alone would make it private)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_file(path) as f:
-        f.write(data)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8"))
 
 
 class OutputStore:

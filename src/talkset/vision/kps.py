@@ -190,7 +190,7 @@ def save_kps(kps: list[np.ndarray], path: str | Path) -> Path:
     """
     import torch
 
-    from talkset.run.store import atomic_file
+    from talkset.files import atomic_file
 
     path = Path(path)
     arrays = [np.ascontiguousarray(k, dtype=np.float32).reshape(3, 2) for k in kps]
