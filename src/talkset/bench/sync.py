@@ -22,7 +22,7 @@ def mouth_series(path: str | Path, detector: FaceDetector, mesher: FaceMesher) -
     mesher.reset()
     for view in decode_frames(path, info.rotation_deg, cfg["work_max_side"], cfg["shot_max_side"]):
         faces.process_frame(view)
-    series, _ = faces.result()
+    series = faces.finish(np.inf).faces
     return series["t"], series["mouth"], float(info.fps)
 
 

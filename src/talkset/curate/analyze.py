@@ -1,19 +1,23 @@
 """The single video pass: every frame is decoded once and pushed to shot, motion, face and quality consumers.
 
-Consumers follow PySceneDetect's shape: ``process_frame(view)`` per frame and ``result()`` at the end. They
-never open files. Face and quality work is done only inside ``regions`` (speech, padded): nothing outside
-speech can become a clip.
+Every consumer follows one protocol (``FrameConsumer``, PySceneDetect's shape): ``process_frame(view)`` per frame
+and ``finish(end_s)`` once, returning its typed result. Consumers never open files and never read each other: what
+one measures for a frame and another needs (the face box) travels on the frame's view (``FrameView.face``), set by
+the face consumer, which runs first. Face and quality work is done only inside ``regions`` (speech, padded):
+nothing outside speech can become a clip.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
 
 from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
+from talkset.run.timing import StageTimer
 from talkset.vision.face import (
     EYE_OUTER_L,
     EYE_OUTER_R,
@@ -28,6 +32,17 @@ from talkset.vision.face import (
     head_pose,
     mouth_measures,
 )
+
+R_co = TypeVar("R_co", covariant=True)
+
+
+class FrameConsumer(Protocol[R_co]):
+    """One stage of the video pass."""
+
+    def process_frame(self, view: FrameView) -> None: ...
+
+    def finish(self, end_s: float) -> R_co: ...
+
 
 # TalkVid's five keypoints (eyes, nose, mouth corners), taken from the mesh.
 KPS5 = (EYE_OUTER_R, EYE_OUTER_L, NOSE_TIP, MOUTH_CORNER_R, MOUTH_CORNER_L)
@@ -87,7 +102,8 @@ class ShotConsumer:
         self.times.append(view.t)
         self.cut_frames += self.detector.process_frame(view.index, view.small_bgr)
 
-    def result(self) -> list[float]:
+    def finish(self, end_s: float) -> list[float]:
+        """Presentation times of the first frame of each new shot."""
         if self.times:
             try:
                 self.cut_frames += self.detector.post_process(len(self.times) - 1)
@@ -149,8 +165,9 @@ class MotionConsumer:
             camera = 100.0 * self._shift / self._diag / (t - self._t0)
             self.rows.append((self._t0, t, survival, camera))
 
-    def result(self, end_t: float) -> dict[str, np.ndarray]:
-        self._close_window(end_t)
+    def finish(self, end_s: float) -> dict[str, np.ndarray]:
+        """Per window: t0, t1, survival (%), camera (percent of the diagonal per second)."""
+        self._close_window(end_s)
         rows = np.asarray(self.rows, float).reshape(-1, 4)
         return {"t0": rows[:, 0], "t1": rows[:, 1], "survival": rows[:, 2], "camera": rows[:, 3]}
 
@@ -172,12 +189,13 @@ class FaceConsumer:
         self._in_region = False
         self.series = FaceSeries()
         self.det_rows: list[tuple[float, int, float]] = []
-        self.last_box = None
+        self._last_box: FaceBox | None = None
         self._lost = False  # the mesh has just lost the face: detect on the next frame
         self._meshed = False  # the previous frame had a mesh
 
     def process_frame(self, view: FrameView) -> None:
         inside = _in_regions(view.t, self.regions)
+        view.face = self._last_box if inside else None
         if not inside:
             if self._in_region:
                 self.mesher.reset()  # a new region is a new track
@@ -195,13 +213,13 @@ class FaceConsumer:
             # Samples on a fixed grid (k × period), so they never drift away from whole seconds.
             period = self.period if box is not None else self.search_period
             self._next_sample = (np.floor(view.t / period + 1e-6) + 1) * period - 1e-6
-        lm = self.mesher(rgb, box) if (box is not None or self.last_box is not None) else None
+        lm = self.mesher(rgb, box) if (box is not None or self._last_box is not None) else None
         if sample:
             if not boxes and lm is not None:
                 # The detector missed a face the mesh still tracks (blur, a hand): count the mesh's face.
                 boxes = [_box_of(lm)]
             self.det_rows.append((view.t, len(boxes), boxes[0].area / (w * h) if boxes else 0.0))
-            self.last_box = boxes[0] if boxes else None
+            self._last_box = view.face = boxes[0] if boxes else None
             if not boxes:
                 self.mesher.reset()
         s = self.series
@@ -224,9 +242,17 @@ class FaceConsumer:
             weight for idx, weight in PARTS.values()
             if all(0 <= lm[i, 0] < w and 0 <= lm[i, 1] < h for i in idx)))
 
-    def result(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def finish(self, end_s: float) -> FaceTrack:
         rows = np.asarray(self.det_rows, float).reshape(-1, 3)
-        return self.series.arrays(), {"t": rows[:, 0], "n_faces": rows[:, 1], "area_ratio": rows[:, 2]}
+        return FaceTrack(self.series.arrays(), {"t": rows[:, 0], "n_faces": rows[:, 1], "area_ratio": rows[:, 2]})
+
+
+@dataclass
+class FaceTrack:
+    """The face consumer's result: the mesh series per analysed frame and the detector's samples."""
+
+    faces: dict[str, np.ndarray]       # FaceSeries.arrays()
+    detections: dict[str, np.ndarray]  # t, n_faces, area_ratio (largest face box / frame)
 
 
 def _box_of(landmarks: np.ndarray) -> FaceBox:
@@ -236,10 +262,10 @@ def _box_of(landmarks: np.ndarray) -> FaceBox:
 
 
 class QualityConsumer:
-    """Weight-free technical measures on full-resolution frames at ``sample_fps`` inside the regions."""
+    """Weight-free technical measures on full-resolution frames at ``sample_fps`` inside the regions, around the
+    face box the face consumer left on the view (the last detection)."""
 
-    def __init__(self, faces: FaceConsumer, regions: list[tuple[float, float]], sample_fps: float):
-        self.faces = faces
+    def __init__(self, regions: list[tuple[float, float]], sample_fps: float):
         self.regions = regions
         self.period = 1.0 / sample_fps
         self._next = -np.inf
@@ -250,11 +276,11 @@ class QualityConsumer:
             return
         self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
 
-        box = self.faces.last_box
+        box = view.face
         work_h, work_w = view.work_rgb.shape[:2] if box is not None else (1, 1)
         self.rows.append({"t": view.t, **measure_frame(view.full_gray, box, (work_w, work_h))})
 
-    def result(self) -> dict[str, np.ndarray]:
+    def finish(self, end_s: float) -> dict[str, np.ndarray]:
         keys = self.rows[0].keys() if self.rows else ["t"]
         return {k: np.asarray([r[k] for r in self.rows], float) for k in keys}
 
@@ -275,47 +301,44 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
         analysis_cfg: the ``[analysis]`` config table.
         progress: optional callable taking the time in seconds of each decoded frame.
     """
-    import time
-
     shots = ShotConsumer(segment_cfg["shot_detector"], segment_cfg["shot_threshold"],
                          max(1, round(segment_cfg["min_shot_s"] * fps)))
     motion = MotionConsumer()
     faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"], analysis_cfg["face_search_fps"])
-    quality = QualityConsumer(faces, regions, analysis_cfg["quality_sample_fps"])
-    # Faces run first: in speech regions their work frame is made anyway, and the small frames for
-    # shots and motion are then scaled from it instead of from the full frame.
-    consumers = {"decode": None, "faces": faces, "shots": shots, "motion": motion, "quality": quality}
-    seconds = dict.fromkeys(consumers, 0.0)
+    quality = QualityConsumer(regions, analysis_cfg["quality_sample_fps"])
+    # Faces run first: they leave the frame's face box for quality, their work frame is made anyway in speech
+    # regions, and the small frames for shots and motion are then scaled from it instead of from the full frame.
+    consumers: dict[str, FrameConsumer] = {"faces": faces, "shots": shots, "motion": motion, "quality": quality}
+    timer = StageTimer()
     # Fresh graphs for every video: results must not depend on which video a worker saw before
     # (the fault tests compare clips byte for byte across executors and schedules).
     mesher.reset()
     detector.close()
     work_size = (0, 0)
     last_t = 0.0
-    tic = time.perf_counter()
-    for view in decode_frames(path, rotation_deg, analysis_cfg["work_max_side"], analysis_cfg["shot_max_side"]):
-        now = time.perf_counter()
-        seconds["decode"] += now - tic
+    views = decode_frames(path, rotation_deg, analysis_cfg["work_max_side"], analysis_cfg["shot_max_side"])
+    while True:
+        with timer("decode"):
+            view = next(views, None)
+        if view is None:
+            break
         for name, consumer in consumers.items():
-            if consumer is not None:
+            with timer(name):
                 consumer.process_frame(view)
-                t2 = time.perf_counter()
-                seconds[name] += t2 - now
-                now = t2
         if "work_rgb" in view.__dict__:
             work_size = view.work_rgb.shape[1::-1]
         last_t = view.t
         if progress is not None:
             progress(view.t)
-        tic = time.perf_counter()
-    face_series, detections = faces.result()
+    end_s = last_t + 1.0 / max(fps, 1e-6)
+    track = faces.finish(end_s)
     return Analysis(
         frame_times=np.asarray(shots.times, float),
-        cut_times=shots.result(),
-        work_size=tuple(int(v) for v in work_size),
-        faces=face_series,
-        detections=detections,
-        motion=motion.result(last_t + 1.0 / max(fps, 1e-6)),
-        quality=quality.result(),
-        stage_seconds=seconds,
+        cut_times=shots.finish(end_s),
+        work_size=(int(work_size[0]), int(work_size[1])),
+        faces=track.faces,
+        detections=track.detections,
+        motion=motion.finish(end_s),
+        quality=quality.finish(end_s),
+        stage_seconds=timer.as_dict(),
     )

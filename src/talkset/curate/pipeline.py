@@ -50,6 +50,7 @@ from talkset.errors import one_line
 from talkset.media.cut import ClipWriteError, write_clip
 from talkset.media.probe import ProbeError, VideoInfo, probe
 from talkset.run.store import OutputStore
+from talkset.run.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -152,30 +153,38 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
         ProbeError, AudioError: the source cannot be used.
     """
     seg, ana = config.segment, config.analysis
-    seconds: dict[str, float] = {}
-    tic = time.perf_counter()
-    info = probe(job.path)
-    seconds["probe"] = time.perf_counter() - tic
+    timer = StageTimer()
+    with timer("probe"):
+        info = probe(job.path)
     if not info.has_audio and job.audio_path is None:
         raise AudioError(f"{job.path}: no audio stream (give the audio with audio_path in a list file)")
-    tic = time.perf_counter()
-    audio = load_audio(job.audio_path or job.path, sr=16000)
-    seconds["audio"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    speech = backends.vad.speech_segments(audio)
-    seconds["vad"] = time.perf_counter() - tic
+    with timer("audio"):
+        audio = load_audio(job.audio_path or job.path, sr=16000)
+    with timer("vad"):
+        speech = backends.vad.speech_segments(audio)
     utterances = join_speech(speech, seg["speech_join_gap_s"], seg["speech_pad_s"])
     fps = float(info.fps)
     regions = [(a - 0.5, b + 0.5) for a, b in utterances if b - a >= seg["min_clip_s"]]
     analysis = analyze(job.path, rotation_deg=info.rotation_deg, fps=fps, regions=regions,
                        detector=backends.detector, mesher=backends.mesher, segment_cfg=seg, analysis_cfg=ana,
                        progress=(lambda t: progress(t, info.duration_s)) if progress else None)
-    seconds.update(analysis.stage_seconds)
-    tic = time.perf_counter()
-    # Phones only where faces were measured (speech long enough to be a clip), with the search margin.
-    sync_audio = SyncAudio.from_audio(audio, phones=ana["sync_phones"], regions=[(a - 1.0, b + 1.0) for a, b in regions])
-    seconds["sync_audio"] = time.perf_counter() - tic
-    tic = time.perf_counter()
+    for stage, spent in analysis.stage_seconds.items():
+        timer.add(stage, spent)
+    with timer("sync_audio"):
+        # Phones only where faces were measured (speech long enough to be a clip), with the search margin.
+        sync_audio = SyncAudio.from_audio(audio, phones=ana["sync_phones"],
+                                          regions=[(a - 1.0, b + 1.0) for a, b in regions])
+    with timer("score"):
+        records = _score_candidates(job, info, analysis, utterances, sync_audio, config)
+    cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
+    return info, records, audio, {"seconds": timer.as_dict(), **cut_info}
+
+
+def _score_candidates(job: VideoJob, info: VideoInfo, analysis, utterances, sync_audio: SyncAudio,
+                      config: Config) -> list[Record]:
+    """The candidate clips of one source (shots ∩ speech) with every scorer's result."""
+    seg, ana = config.segment, config.analysis
+    fps = float(info.fps)
     times = analysis.frame_times
     if not len(times):
         raise ProbeError(f"{job.path}: no decodable video frame")
@@ -211,9 +220,7 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
                               audio_source=job.audio_path or job.path),
             scores=Scores.from_dict(scores))
         records.append(rec)
-    seconds["score"] = time.perf_counter() - tic
-    cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
-    return info, records, audio, {"seconds": seconds, **cut_info}
+    return records
 
 
 def process_video(job: VideoJob, store: OutputStore, config: Config, backends: Backends) -> Outcome:
@@ -235,26 +242,27 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     outcome.stage_seconds = extra["seconds"]
     records = [apply(rec, config.thresholds) for rec in records]
     kept = [r for r in records if r.status == KEPT]
-    tic = time.perf_counter()
-    if kept:
-        planned = [p for r in kept for p in clip_files(r.id, config)]
-        taken = store.claim(job.video_id, planned)
-        if taken:
-            outcome.failed = commit_failure(store, job, _unusable(f"{taken} (move it away and rerun)"), retry=True,
-                                            info=info)
-            return outcome
+    timer = StageTimer()
+    with timer("write"):
+        if kept:
+            planned = [p for r in kept for p in clip_files(r.id, config)]
+            taken = store.claim(job.video_id, planned)
+            if taken:
+                outcome.failed = commit_failure(store, job, _unusable(f"{taken} (move it away and rerun)"), retry=True,
+                                                info=info)
+                return outcome
+            for rec in kept:
+                try:
+                    write_clip_files(job, info, rec, audio, store, config.output)
+                except ClipWriteError as e:
+                    rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
+    outcome.stage_seconds["write"] = timer.seconds["write"]
+    embeddings: dict[str, list[float]] = {}
+    with timer("annotate"):
         for rec in kept:
-            try:
-                write_clip_files(job, info, rec, audio, store, config.output)
-            except ClipWriteError as e:
-                rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
-    outcome.stage_seconds["write"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    embeddings = {}
-    for rec in kept:
-        if rec.video_path is not None:
-            annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
-    outcome.stage_seconds["annotate"] = time.perf_counter() - tic
+            if rec.video_path is not None:
+                annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
+    outcome.stage_seconds["annotate"] = timer.seconds["annotate"]
     if not records:
         records = [source_record(job, REJECTED, Reason("segment", _why_no_candidate(extra, config)), info)]
     store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": info.duration_s,

@@ -4,10 +4,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from talkset.vision.face import FaceBox
 
 
 def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -30,6 +34,8 @@ class FrameView:
         self.frame = frame
         self.t = t
         self.index = index
+        # The face box the face consumer found or tracks at this frame (work-frame pixels), for later consumers.
+        self.face: FaceBox | None = None
         self.rotation_deg = rotation_deg
         self._work_max_side = work_max_side
         self._shot_max_side = shot_max_side
