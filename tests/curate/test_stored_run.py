@@ -71,8 +71,7 @@ def test_a_stored_0_1_manifest_loads_and_keeps_every_key_and_value(tmp_path):
     for rec, d in zip(records, old):
         out = rec.to_dict()
         assert "schema" not in d and out["schema"] == 2
-        assert [r["text"] for r in out["reasons"]] == d["reasons"]
-        for key in d.keys() - {"reasons"}:
+        for key in d:
             if isinstance(d[key], dict):
                 assert not _close({k: out[key].get(k) for k in d[key]}, d[key]), key
             else:

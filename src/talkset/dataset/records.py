@@ -6,8 +6,9 @@ exist only on the wire (``to_dict``/``from_dict``), in TalkVid's key spelling (`
 
 Every part keeps the keys it does not know in ``extra`` (a newer talkset's field, a user's column), so a
 record read and written again loses nothing. ``from_dict`` never mutates its input. Manifests without
-``schema`` are talkset 0.1's: their reasons are sentences (``"sync: offset +5 frames, …"``) and load as
-``Reason(key, text)`` from the sentence's prefix.
+``schema`` are talkset 0.1's and load as the same types. On disk a reason stays the sentence people and
+TalkVid-style tools read (``"sync: offset +5 frames, |offset| > 3"``); in memory it is ``Reason(key, text)``,
+the key being the sentence's prefix, as every judged reason is written.
 """
 from __future__ import annotations
 
@@ -72,14 +73,10 @@ class Reason:
     def __str__(self) -> str:
         return self.text
 
-    def to_dict(self) -> dict[str, str]:
-        return {"key": self.key, "text": self.text}
-
     @classmethod
-    def from_value(cls, value: Any, status: str) -> Reason:
-        if isinstance(value, dict):
-            return cls(str(value["key"]), str(value["text"]))
-        text = str(value)  # talkset 0.1: the key is the sentence's prefix
+    def from_text(cls, text: str, status: str) -> Reason:
+        """The reason a manifest holds: its key is the sentence up to the first colon (every judged reason is
+        written ``"<key>: <detail>"``); a failed source's reasons start with a path and count as unusable input."""
         return cls(UNUSABLE if status == FAILED else text.split(":")[0], text)
 
 
@@ -245,7 +242,7 @@ class Record:
                 continue
             value = getattr(self, f.name)
             if f.name == "reasons":
-                value = [r.to_dict() for r in value]
+                value = [r.text for r in value]
             elif isinstance(value, _Part):
                 value = value.to_dict()
             out[_KEY_OUT.get(f.name, f.name)] = value
@@ -276,7 +273,7 @@ class Record:
             description_path=d.get("description-path"), subtitle_path=d.get("subtitle-path"),
             metadata=Metadata.from_dict(d.get("metadata") or {}), scores=Scores.from_dict(d.get("scores") or {}),
             annotations=Annotations.from_dict(d.get("annotations") or {}), status=status,
-            reasons=[Reason.from_value(r, status) for r in d.get("reasons") or []],
+            reasons=[Reason.from_text(str(r), status) for r in d.get("reasons") or []],
             extra={k: copy.deepcopy(v) for n, k in names.items() if n not in known and k != "schema"
                    for v in (d[k],)})
 
