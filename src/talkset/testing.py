@@ -177,3 +177,23 @@ def media_labels(media: Path) -> list[MediaLabel]:
             out.append(MediaLabel(rel, spec["label"], spec.get("cause", set()), spec.get("talking_spans", []),
                                   spec.get("cuts", []), spec.get("min_coverage", MIN_COVERAGE)))
     return out
+
+
+def media_digests(path: Path) -> dict[str, str]:
+    """sha1 of a clip's decoded video frames, of its audio packets, and of the whole file, so that a test
+    comparing clips can say which part differs (pixels, audio, or only the container's bytes)."""
+    import hashlib
+
+    import av
+
+    digests = {"file": hashlib.sha1(Path(path).read_bytes()).hexdigest()}
+    video, audio = hashlib.sha1(), hashlib.sha1()
+    with av.open(str(path)) as container:
+        for packet in container.demux():
+            if packet.stream.type == "audio" and packet.size:
+                audio.update(bytes(packet))
+            elif packet.stream.type == "video":
+                for frame in packet.decode():
+                    video.update(frame.to_ndarray(format="yuv420p").tobytes())
+    digests.update(video=video.hexdigest(), audio=audio.hexdigest())
+    return digests
