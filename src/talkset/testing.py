@@ -247,6 +247,9 @@ def synthetic_motion_folder(folder, *, speakers: int = 4, clips_per_speaker: int
             audio, opening = synth_speech(rng, n, [(0.3, seconds - 0.3)])
             sf.write(folder / "clips" / f"{clip_id}.wav", (0.5 * audio).astype(np.float32), SR)
             frames = int(seconds * fps)
+            # A stand-in clip video (exports need one; training reads only audio and annotations).
+            write_rgb_video(folder / "clips" / f"{clip_id}.mp4", [np.full((16, 16, 3), 128, np.uint8)] * frames,
+                            fps=int(fps))
             t = np.arange(frames) / fps
             jaw = jaw_gain * np.interp(t + 0.02, np.arange(n) / SR, opening)
             faces = np.empty((frames, 478, 3))
@@ -266,7 +269,7 @@ def synthetic_motion_folder(folder, *, speakers: int = 4, clips_per_speaker: int
                       "head_pose": np.array([head_pose(f) for f in faces], np.float32)}
             np.savez_compressed(folder / "annotations" / f"{clip_id}.npz", **arrays)
             records.append({"id": clip_id, "video-id": f"spk{s}-video", "type": "clip", "status": "kept",
-                            "video-path": None, "audio-path": f"clips/{clip_id}.wav",
+                            "video-path": f"clips/{clip_id}.mp4", "audio-path": f"clips/{clip_id}.wav",
                             "metadata": {"speaker_id": f"spk{s}", "language": languages[s % len(languages)],
                                          "fps": fps, "duration": seconds},
                             "source": {"path": f"spk{s}.mp4", "start": 0.0, "end": seconds},

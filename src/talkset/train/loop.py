@@ -186,11 +186,12 @@ def evaluate_clips(net: MotionNet, val: list[ClipSource], cache: ExampleCache) -
     return {"val_loss": total / frames if frames else nan, "val_lmd": float(np.mean(lmds)) if lmds else nan}
 
 
-def _save_checkpoint(path: Path, net, opt, epoch: int, history, step_losses, template) -> None:
+def _save_checkpoint(path: Path, net, opt, sched, epoch: int, history, step_losses, template) -> None:
     from talkset.run.store import atomic_file
 
     with atomic_file(path) as f:
-        torch.save({"epoch": epoch, "model": net.state_dict(), "optimizer": opt.state_dict(), "history": history,
+        torch.save({"epoch": epoch, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "history": history,
                     "step_losses": step_losses, "template": torch.from_numpy(np.asarray(template, np.float32))}, f)
 
 
@@ -221,9 +222,8 @@ def run_worker(cfg: TrainConfig, rank: int = 0, world: int = 1) -> TrainResult |
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, step_losses = list(state["history"]), list(state["step_losses"])
+        sched.load_state_dict(state["scheduler"])
         first = int(state["epoch"]) + 1
-        for _ in range(first * steps):  # the schedule position is a pure function of the step count
-            sched.step()
     w = _weights(net_cfg)
     from tqdm import tqdm
 
@@ -264,7 +264,7 @@ def run_worker(cfg: TrainConfig, rank: int = 0, world: int = 1) -> TrainResult |
         bar.set_postfix(train=f"{record['train_loss']:.4f}", val=f"{record['val_loss']:.4f}",
                         lmd=f"{record['val_lmd']:.4f}")
         if rank == 0:
-            _save_checkpoint(ckpt, net, opt, epoch, history, step_losses, template)
+            _save_checkpoint(ckpt, net, opt, sched, epoch, history, step_losses, template)
     bar.close()
     if rank != 0:
         return None
