@@ -13,6 +13,7 @@ def _curve(folder, out, **kw):
     return np.array(train(TrainConfig(inputs=[str(folder)], out=str(out), **{**CFG, **kw})).step_losses)
 
 
+@pytest.mark.slow  # two spawned workers import torch and talkset: ~50 s on the loaded CI machine
 def test_two_local_workers_follow_one(synth_folder, tmp_path):
     one = _curve(synth_folder, tmp_path / "one.pt")
     two = _curve(synth_folder, tmp_path / "two.pt", workers=2)
