@@ -358,7 +358,11 @@ def bench_build(
 @bench_app.command("eval")
 def bench_eval(
     bench_file: Path = typer.Argument(..., help="bench.json from `talkset bench build`."),
-    pred: Path = typer.Option(..., "--pred", help="Folder of generated videos named <clip id>.mp4."),
+    pred: Path | None = typer.Option(None, "--pred", help="Folder of generated videos named <clip id>.mp4."),
+    motion_model: Path | None = typer.Option(None, "--motion-model", help="Instead of --pred: score a model "
+                                             "from `talkset train` on each clip's audio against the clip's "
+                                             "annotated motion (mouth LMD, canonical space), without rendering."),
+    rules: bool = typer.Option(True, help="With --motion-model: also score the rule-based motion."),
     out: Path = typer.Option(Path("bench-report"), "--out", "-o", help="Folder for report.json, clips.csv, "
                              "report.html."),
     ref_root: Path | None = typer.Option(None, help="Folder the clips' paths are relative to "
@@ -380,6 +384,12 @@ def bench_eval(
         bench = Benchmark.from_dict(json.loads(bench_file.read_text()))
     except (OSError, ValueError, TypeError) as e:
         raise typer.BadParameter(f"{bench_file}: cannot read benchmark ({e})", param_hint="BENCH_FILE") from None
+    if (pred is None) == (motion_model is None):
+        raise typer.BadParameter("give --pred (generated videos) or --motion-model (a trained model)",
+                                 param_hint="--pred")
+    if motion_model is not None:
+        _bench_eval_motion(bench, motion_model, out, ref_root, rules, seed)
+        return
     if not pred.is_dir():
         raise typer.BadParameter(f"{pred}: not a folder", param_hint="--pred")
     for weights in (syncnet_weights, inception, i3d):
@@ -395,6 +405,72 @@ def bench_eval(
     if result.missing:
         typer.echo(f"talkset: warning: {len(result.missing)} clips have no generated video in {pred}", err=True)
     typer.echo(f"report: {paths['html']}")
+
+
+def _bench_eval_motion(bench, model: Path, out: Path, ref_root: Path | None, rules: bool, seed: int) -> None:
+    from talkset.bench.report import write_report
+    from talkset.train.evaluate import evaluate_bench_motion
+
+    result = evaluate_bench_motion(bench, model, ref_root=ref_root, rules=rules, seed=seed)
+    paths = write_report(result, out)
+    for d in result.dimensions:
+        if d["metric"] in ("motion_lmd", "rules_motion_lmd"):
+            means = ", ".join(f"{g['group']} {g['mean']:.4f}" for g in d["groups"])
+            typer.echo(f"{d['dim']:<10} {d['metric']:<17} {means}; gap {d['gap']:.3g} "
+                       f"[{d['gap_ci_low']:.3g}, {d['gap_ci_high']:.3g}]")
+    for row in result.clips:
+        if "error" in row:
+            typer.echo(f"talkset: warning: {row['error']}", err=True)
+    if result.missing:
+        typer.echo(f"talkset: warning: {len(result.missing)} clips have no keypoint annotations", err=True)
+    typer.echo(f"report: {paths['html']}")
+
+
+@app.command()
+def train(
+    inputs: list[Path] = typer.Argument(..., help="Curated folders (manifest + annotations/*.npz + clip audio), "
+                                        "WebDataset shards of `talkset export` (.tar) or folders of shards."),
+    out: Path = typer.Option(..., "--out", "-o", help="The model file to write (state dict + config)."),
+    epochs: int | None = typer.Option(None, min=1, help="Passes over the training clips [default: 30]."),
+    batch_size: int | None = typer.Option(None, min=1, help="Windows per step, over all workers [default: 16]."),
+    lr: float | None = typer.Option(None, min=0.0, help="Peak learning rate [default: 0.002]."),
+    seed: int = typer.Option(0, help="Split, data order and weights are deterministic for a seed."),
+    val_fraction: float | None = typer.Option(None, min=0.0, max=0.9, help="Share of speakers held out "
+                                              "(whole speakers, metadata.speaker_id) [default: 0.25]."),
+    val_speakers: str | None = typer.Option(None, help="Comma-separated speaker ids to hold out instead."),
+    workers: int = typer.Option(1, min=1, help="Data-parallel workers."),
+    backend: str = typer.Option("local", help="Where workers run: local (processes, torch.distributed gloo) or "
+                                "ray (Ray Train's TorchTrainer; needs `pip install 'talkset[train]'`)."),
+    ray_address: str | None = typer.Option(None, help="With --backend ray: a running cluster (e.g. auto)."),
+    threads: int | None = typer.Option(None, min=1, help="Torch threads per worker [default: 1]."),
+    resume: bool = typer.Option(False, help="Continue from OUT.ckpt (written after every epoch)."),
+    force: bool = typer.Option(False, help="Replace an existing model (and its checkpoint)."),
+    progress: bool = typer.Option(True, help="Show a progress bar with train/validation loss."),
+) -> None:
+    """Train an audio-to-motion model on curated clips: audio → lips, jaw, lids, brows and head pose."""
+    from talkset.train import TrainConfig
+    from talkset.train import train as run_train
+
+    _setup_logging(False)
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
+             "threads": threads}
+    cfg = TrainConfig(inputs=[str(p) for p in inputs], out=str(out), seed=seed, workers=workers, backend=backend,
+                      resume=resume, force=force, progress=progress,
+                      val_speakers=[v.strip() for v in val_speakers.split(",") if v.strip()] if val_speakers
+                      else None, **{k: v for k, v in given.items() if v is not None})
+    result = run_train(cfg, ray_address=ray_address)
+    if result is None:  # a torchrun rank other than 0
+        return
+    for reason in result.skipped.values():
+        typer.echo(f"talkset: warning: {reason}", err=True)
+    last = result.history[-1] if result.history else {}
+    typer.echo(f"{len(result.train_clips)} training clips, {len(result.val_clips)} validation clips "
+               f"(held-out speakers: {', '.join(result.val_speakers) or 'none'})")
+    if last:
+        typer.echo(f"epoch {last['epoch'] + 1}: train loss {last['train_loss']:.4f}, validation loss "
+                   f"{last['val_loss']:.4f}, validation mouth LMD {last['val_lmd']:.4f} "
+                   f"({result.seconds:.0f} s)")
+    typer.echo(f"model: {result.model}")
 
 
 @app.command()
@@ -441,6 +517,8 @@ def animate(
                                            "output."),
     force: bool = typer.Option(False, help="Replace existing output files."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    motion_model: Path | None = typer.Option(None, "--motion-model", help="A model from `talkset train`: "
+                                             "learned mouth, brow and head motion instead of the rules."),
 ) -> None:
     """Animate a portrait: speech (or a driving video) becomes a talking video, on a CPU."""
     from talkset.animate.api import animate as run_animate
@@ -450,7 +528,7 @@ def animate(
         raise typer.BadParameter("give --audio, or --driving with a video that has sound", param_hint="--audio")
     result = run_animate(image, audio, out, fps=fps, size=size, crop=not whole_image, seed=seed, text=text,
                          language=language, driving=driving, retarget=retarget, export_kps=export_kps,
-                         progress=progress, overwrite=force)
+                         progress=progress, overwrite=force, motion_model=motion_model)
     typer.echo(f"video: {result}")
     if export_kps is not None:
         typer.echo(f"kps:   {export_kps}")

@@ -197,3 +197,102 @@ def media_digests(path: Path) -> dict[str, str]:
                     video.update(frame.to_ndarray(format="yuv420p").tobytes())
     digests.update(video=video.hexdigest(), audio=audio.hexdigest())
     return digests
+
+
+def portrait_mesh() -> Any:
+    """(478, 3) face mesh of the demo's public-domain portrait (matplotlib's grace_hopper.jpg), meshed once."""
+    return _portrait_mesh().copy()
+
+
+def _portrait_mesh_cached():
+    import cv2
+
+    from talkset.animate.render import mesh_face
+    from talkset.demo import portrait_path
+
+    rgb = cv2.cvtColor(cv2.imread(str(portrait_path())), cv2.COLOR_BGR2RGB)
+    return mesh_face(rgb)
+
+
+def _portrait_mesh():
+    global _MESH
+    if _MESH is None:
+        _MESH = _portrait_mesh_cached()
+    return _MESH
+
+
+_MESH = None
+
+
+def synthetic_motion_folder(folder, *, speakers: int = 4, clips_per_speaker: int = 2, seconds: float = 4.0,
+                            fps: float = 25.0, seed: int = 0, languages: tuple[str, ...] = ("en", "de")) -> Path:
+    """A curated-looking folder for training tests whose mouth motion follows its audio exactly.
+
+    Each clip's audio is the demo's formant speech (``talkset.demo.synth_speech``); its annotation npz holds the
+    portrait mesh with the jaw opened by the rig's jaw shape as far as that speech's own opening track says
+    (20 ms late, as lips lead sound only in real speech), moved by a random head pose, scale and position, plus
+    0.3 px of mesh noise. Speakers differ in face proportions and jaw travel. Written: ``manifest.json``,
+    ``clips/*.wav``, ``annotations/*.npz`` (the keys ``t``, ``size``, ``face``, ``face_box``, ``head_pose``).
+
+    Args:
+        folder: where to write (created).
+        speakers: distinct ``metadata.speaker_id`` values.
+        clips_per_speaker: clips each.
+        seconds: clip length.
+        fps: annotation frame rate.
+        seed: everything is a function of it.
+        languages: cycled over speakers into ``metadata.language``.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from talkset.animate.rig import Rig, _rotation
+    from talkset.demo import SR, synth_speech
+
+    folder = Path(folder)
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    (folder / "annotations").mkdir(parents=True, exist_ok=True)
+    base = _portrait_mesh().astype(np.float64)
+    rng = np.random.default_rng(seed)
+    records = []
+    for s in range(speakers):
+        stretch = np.array([rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1), 1.0])
+        centre = base.mean(axis=0)
+        mesh = centre + (base - centre) * stretch
+        rig = Rig(mesh, 2000, 2000)
+        jaw_gain = rng.uniform(0.6, 1.0)
+        for c in range(clips_per_speaker):
+            clip_id = f"spk{s}-clip{c}"
+            n = int(seconds * SR)
+            audio, opening = synth_speech(rng, n, [(0.3, seconds - 0.3)])
+            sf.write(folder / "clips" / f"{clip_id}.wav", (0.5 * audio).astype(np.float32), SR)
+            frames = int(seconds * fps)
+            # A stand-in clip video (exports need one; training reads only audio and annotations).
+            write_rgb_video(folder / "clips" / f"{clip_id}.mp4", [np.full((16, 16, 3), 128, np.uint8)] * frames,
+                            fps=int(fps))
+            t = np.arange(frames) / fps
+            jaw = jaw_gain * np.interp(t + 0.02, np.arange(n) / SR, opening)
+            faces = np.empty((frames, 478, 3))
+            poses = rng.normal(0, [4, 6, 3], size=3) + np.cumsum(rng.normal(0, 0.3, (frames, 3)), axis=0)
+            for i in range(frames):
+                expr = mesh.copy()
+                expr[:, :2] += (jaw[i] * rig.basis[0]).reshape(-1, 2)
+                pivot = expr.mean(axis=0)
+                rot = _rotation(*np.radians(poses[i]))
+                scale = 0.9 + 0.05 * np.sin(i / 40)
+                faces[i] = pivot + scale * (expr - pivot) @ rot.T + np.array([10 * np.sin(i / 30), 5, 0])
+                faces[i] += rng.normal(0, 0.3, (478, 3))
+            from talkset.vision.face import head_pose
+
+            arrays = {"t": t, "size": np.array([2000, 2000], np.int32), "face": faces.astype(np.float16),
+                      "face_box": np.zeros((frames, 4), np.float32),
+                      "head_pose": np.array([head_pose(f) for f in faces], np.float32)}
+            np.savez_compressed(folder / "annotations" / f"{clip_id}.npz", **arrays)
+            records.append({"id": clip_id, "video-id": f"spk{s}-video", "type": "clip", "status": "kept",
+                            "video-path": f"clips/{clip_id}.mp4", "audio-path": f"clips/{clip_id}.wav",
+                            "metadata": {"speaker_id": f"spk{s}", "language": languages[s % len(languages)],
+                                         "fps": fps, "duration": seconds},
+                            "source": {"path": f"spk{s}.mp4", "start": 0.0, "end": seconds},
+                            "annotations": {"keypoints": f"annotations/{clip_id}.npz"}, "reasons": []})
+    (folder / "manifest.json").write_text(json.dumps(records))
+    return folder

@@ -57,7 +57,8 @@ def _source_rate(path: Path) -> int:
 def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str | Path, *, fps: float = 25,
             size: int = 512, crop: bool = True, seed: int = 0, text: str | None = None,
             language: str | None = None, driving: str | Path | None = None, retarget: str = "fix_face",
-            export_kps: str | Path | None = None, progress: bool = True, overwrite: bool = False) -> Path:
+            export_kps: str | Path | None = None, progress: bool = True, overwrite: bool = False,
+            motion_model=None) -> Path:
     """Renders a talking video of ``image`` speaking ``audio`` and writes it to ``out`` (H.264 + AAC mp4).
 
     Frames are rendered and encoded one at a time (memory does not grow with the audio's length), into a
@@ -80,6 +81,8 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
         export_kps: also write V-Express keypoints (kps.pth) of the output here.
         progress: show a progress bar over frames.
         overwrite: replace existing output files instead of refusing.
+        motion_model: a model file from ``talkset train`` (or a loaded ``talkset.train.MotionModel``) that
+            drives mouth, brows and head from the audio instead of the rules; blinks and gaze stay procedural.
 
     Returns:
         ``out`` as a Path.
@@ -98,6 +101,15 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
         raise AnimateError(f"fps must be positive, got {fps}")
     if audio is None and driving is None:
         raise AnimateError("no audio: give an audio file or a driving video")
+    if motion_model is not None and driving is not None:
+        raise AnimateError("give a motion model or a driving video, not both")
+    if motion_model is not None and not hasattr(motion_model, "motion"):
+        from talkset.train.model import ModelError, load_motion_model
+
+        try:
+            motion_model = load_motion_model(motion_model)
+        except ModelError as e:
+            raise AnimateError(str(e)) from None
     name = "image" if isinstance(image, np.ndarray) else str(image)
     rgb = image if isinstance(image, np.ndarray) else load_image(image)
     try:
@@ -116,7 +128,8 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
     if n_frames < 1:
         raise AnimateError(f"{audio_path}: audio shorter than one frame ({speech.duration_s:.3f} s)")
     track = _motion(speech, renderer, fps=fps, n_frames=n_frames, seed=seed, text=text, language=language,
-                    driving=driving, retarget=retarget, audio_from_driving=audio is None, progress=progress)
+                    driving=driving, retarget=retarget, audio_from_driving=audio is None, progress=progress,
+                    motion_model=motion_model)
     out_sr = aac_rate(_source_rate(audio_path))
     sound = speech if out_sr == MOTION_SR else load_audio(audio_path, sr=out_sr)
 
@@ -140,7 +153,7 @@ def _counted(frames: Iterable[np.ndarray], bar) -> Iterable[np.ndarray]:
 
 def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, seed: int, text: str | None,
             language: str | None, driving: str | Path | None, retarget: str, audio_from_driving: bool,
-            progress: bool) -> MotionTrack:
+            progress: bool, motion_model=None) -> MotionTrack:
     if driving is not None:
         from tqdm import tqdm
 
@@ -154,6 +167,8 @@ def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, see
                                          progress=bar.update)
         except DrivingError as e:
             raise AnimateError(str(e)) from None
+    if motion_model is not None:
+        return motion_model.motion(speech, fps=fps, n_frames=n_frames, seed=seed)
     from talkset.animate.motion import motion_from_audio
 
     track = motion_from_audio(speech, fps=fps, language=language, text=text, seed=seed)
