@@ -187,7 +187,7 @@ def evaluate_clips(net: MotionNet, val: list[ClipSource], cache: ExampleCache) -
 
 
 def _save_checkpoint(path: Path, net, opt, sched, epoch: int, history, step_losses, template) -> None:
-    from talkset.run.store import atomic_file
+    from talkset.files import atomic_file
 
     with atomic_file(path) as f:
         torch.save({"epoch": epoch, "model": net.state_dict(), "optimizer": opt.state_dict(),
@@ -268,7 +268,7 @@ def run_worker(cfg: TrainConfig, rank: int = 0, world: int = 1) -> TrainResult |
     bar.close()
     if rank != 0:
         return None
-    from talkset.run.store import atomic_file
+    from talkset.files import atomic_file
 
     result = TrainResult(model=cfg.out, history=history, step_losses=step_losses, train_clips=[s.id for s in train],
                          val_clips=[s.id for s in val], val_speakers=sorted({s.speaker for s in val}),
