@@ -46,7 +46,7 @@ def main() -> int:
     f = args.num_frames
     want = {"reference_image": (3, 512, 512), "target_images": (3, f, 512, 512), "kps_images": (3, f, 512, 512),
             "audio_frame_embeddings": (f, 10, 768), "face_masks": (1, f, 64, 64), "lip_masks": (1, f, 64, 64)}
-    print(f"torch {torch.__version__}; {len(ds)} samples in {index}; cwd {os.getcwd()}")
+    print(f"torch {torch.__version__}; {len(ds)} samples in {index}; cwd {os.getcwd()}", flush=True)
     bad = 0
     for i in range(len(ds)):
         for d in range(args.draws):
@@ -63,7 +63,7 @@ def main() -> int:
             bad += not ok
             print(f"{i} draw {d}: {'ok' if ok else 'BAD'} {time.perf_counter() - tic:.2f}s "
                   f"lip mask {sample['lip_masks'].mean().item():.3f} face mask {sample['face_masks'].mean().item():.3f}"
-                  + (f" shapes {shapes}" if shapes != want else "") + (f" NaN in {nan}" if nan else ""))
+                  + (f" shapes {shapes}" if shapes != want else "") + (f" NaN in {nan}" if nan else ""), flush=True)
     print(f"{len(ds) * args.draws - bad} of {len(ds) * args.draws} draws loaded with TalkVid's shapes and no NaN")
     return 1 if bad else 0
 
