@@ -28,7 +28,8 @@ def main() -> int:
     parser.add_argument("--talkvid-src", required=True, help="TalkVid's src/ folder (holds dataset/)")
     parser.add_argument("--index", required=True, help="vexpress.json of a talkset export")
     parser.add_argument("--num-frames", type=int, default=8, help="frames per sample (TalkVid stage 3: 8)")
-    parser.add_argument("--lang", default="en", help="the class's language filter (stage 3: en)")
+    parser.add_argument("--lang", default="none", help="the class's language filter: en (stage 3; it loops "
+                        "forever when no clip's info.language is English) or none (stages 1-2)")
     parser.add_argument("--draws", type=int, default=3)
     args = parser.parse_args()
 
@@ -42,7 +43,7 @@ def main() -> int:
     # TalkVid stage 3 (configs/stage_3.yaml): 512x512, flip 0.5, sample_rate 1, margin 30, padding 2, lang en.
     ds = TalkingFaceVideo(image_size=(512, 512), meta_paths=[index], flip_rate=0.5, sample_rate=1,
                           num_frames=args.num_frames, reference_margin=30, num_padding_audio_frames=2,
-                          kps_type="v", lang=args.lang)
+                          kps_type="v", lang=None if args.lang == "none" else args.lang)
     f = args.num_frames
     want = {"reference_image": (3, 512, 512), "target_images": (3, f, 512, 512), "kps_images": (3, f, 512, 512),
             "audio_frame_embeddings": (f, 10, 768), "face_masks": (1, f, 64, 64), "lip_masks": (1, f, 64, 64)}
