@@ -258,24 +258,48 @@ def demo(
 @app.command()
 def export(
     out: Path = typer.Argument(..., help="An output folder of `talkset curate` (or its manifest.json)."),
-    format: str = typer.Option(..., "--format", "-f", help="webdataset (tar shards), vexpress (training JSON "
-                               "+ kps.pth per clip) or talkvid (TalkVid's metadata JSON)."),
+    format: str = typer.Option(..., "--format", "-f", help="webdataset (tar shards), vexpress (V-Express / "
+                               "TalkVid training layout), talkvid (TalkVid's metadata JSON) or hf (Parquet "
+                               "shards with declared features for Hugging Face datasets)."),
     dest: Path = typer.Option(..., "--out", "-o", help="Folder for the shards / V-Express export; "
                               "the .json file for talkvid."),
-    shard_size: int | None = typer.Option(None, min=1, help="webdataset: clips per shard [default: 1000]."),
+    shard_size: int | None = typer.Option(None, min=1, help="webdataset, hf: clips per shard [default: 1000]."),
     shard_bytes: str | None = typer.Option(None, help="webdataset: bytes per shard at most, e.g. 1GB, 500MiB."),
     status: str = typer.Option("kept", help="Comma-separated record statuses to export."),
     link: str = typer.Option("hardlink", help="vexpress: hardlink (copy across file systems), copy or symlink "
-                             "the clip files."),
+                             "the clip files that are not re-encoded."),
+    crop: str = typer.Option("face", help="vexpress: face (512x512 face-centred crops, as TalkVid's "
+                             "preprocessing) or none (the clips as they are)."),
+    crop_size: int = typer.Option(512, min=16, help="vexpress: side of the face crop, pixels."),
+    fps: float | None = typer.Option(None, min=1.0, help="vexpress: frame rate of gt.mp4 (TalkVid's checks "
+                                     "expect 24) [default: the clip's]."),
+    paths: str = typer.Option("absolute", help="vexpress: absolute or relative (to --out) paths in "
+                              "vexpress.json."),
+    wav2vec2: Path | None = typer.Option(None, "--wav2vec2", help="vexpress: a local wav2vec2-base-960h "
+                                         "folder; aud_embeds.pt is computed with it (needs "
+                                         "`pip install 'talkset[export]'`)."),
+    allow_incomplete: bool = typer.Option(False, help="vexpress: list clips without aud_embeds.pt in "
+                                          "vexpress.json too."),
     force: bool = typer.Option(False, help="Replace an earlier export at --out."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Export a curated dataset for training: WebDataset shards, V-Express layout or TalkVid JSON."""
+    """Export a curated dataset for training: WebDataset shards, V-Express layout, TalkVid JSON or HF Parquet."""
+    from tqdm import tqdm
+
     from talkset.dataset.webdataset import export_webdataset, parse_bytes
 
     _setup_logging(False)
     statuses = tuple(s.strip() for s in status.split(",") if s.strip())
-    if format != "webdataset" and (shard_size or shard_bytes):
-        raise typer.BadParameter("--shard-size and --shard-bytes are for --format webdataset")
+    if format not in ("webdataset", "hf") and shard_size:
+        raise typer.BadParameter("--shard-size is for --format webdataset or hf")
+    if format != "webdataset" and shard_bytes:
+        raise typer.BadParameter("--shard-bytes is for --format webdataset")
+    vexpress_only = {"--crop": crop != "face", "--crop-size": crop_size != 512, "--fps": fps is not None,
+                     "--paths": paths != "absolute", "--wav2vec2": wav2vec2 is not None,
+                     "--allow-incomplete": allow_incomplete}
+    if format != "vexpress" and any(vexpress_only.values()):
+        given = ", ".join(k for k, v in vexpress_only.items() if v)
+        raise typer.BadParameter(f"{given}: for --format vexpress only")
     if format == "webdataset":
         try:
             max_bytes = parse_bytes(shard_bytes) if shard_bytes else None
@@ -285,17 +309,32 @@ def export(
                                    force=force)
     elif format == "vexpress":
         from talkset.dataset.vexpress import export_vexpress
+        from talkset.dataset.webdataset import load_manifest, select_clips
 
-        result = export_vexpress(out, dest, statuses=statuses, link=link, force=force)
+        total = len(select_clips(load_manifest(out)[1], statuses))
+        with tqdm(total=total, unit="clip", disable=not progress, desc="export") as bar:
+            result = export_vexpress(out, dest, statuses=statuses, link=link, force=force, crop=crop,
+                                     size=crop_size, fps=fps, paths=paths, wav2vec2=wav2vec2,
+                                     allow_incomplete=allow_incomplete, progress=bar.update)
     elif format == "talkvid":
         from talkset.dataset.talkvid import export_talkvid
 
         result = export_talkvid(out, dest, statuses=statuses, force=force)
+    elif format == "hf":
+        from talkset.dataset.hf import export_hf
+
+        result = export_hf(out, dest, statuses=statuses, max_samples=shard_size, force=force)
     else:
-        raise typer.BadParameter(f"unknown format {format!r} (choose webdataset, vexpress or talkvid)",
+        raise typer.BadParameter(f"unknown format {format!r} (choose webdataset, vexpress, talkvid or hf)",
                                  param_hint="--format")
     for s in result.skipped:
         typer.echo(f"talkset: warning: skipped {s.id}: {s.reason}", err=True)
+    for s in result.incomplete[:5]:
+        typer.echo(f"talkset: warning: incomplete {s.id}: {s.reason}", err=True)
+    if len(result.incomplete) > 5:
+        typer.echo(f"talkset: warning: ... and {len(result.incomplete) - 5} more incomplete clips", err=True)
+    for note in result.notes:
+        typer.echo(f"talkset: warning: {note}", err=True)
     typer.echo(f"{result.samples} clips exported to {result.dest}" +
                (f" ({len(result.skipped)} skipped)" if result.skipped else ""))
 

@@ -132,6 +132,22 @@ def write_rgb_video(path, frames, fps: int = 25, pts: list[int] | None = None, t
         c.mux(s.encode())
 
 
+def tiny_wav2vec2(folder: str | Path, hidden: int = 768, seed: int = 0) -> Path:
+    """Saves a randomly initialised, tiny wav2vec2 (one layer, the real 320-sample hop) and its
+    preprocessor config to ``folder``: a stand-in for wav2vec2-base-960h in tests."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    config = Wav2Vec2Config(hidden_size=hidden, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
+                            conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                            vocab_size=32, do_stable_layer_norm=False, feat_extract_norm="group")
+    Wav2Vec2Model(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True).save_pretrained(folder)
+    return folder
+
+
 # Files outside calibration/ and what their README says they are.
 MEDIA_LABELS = {
     "edge/man_eating_music_nospeech_512.mp4": {"label": "reject", "cause": {"segment", "sync", "no clear peak"}},

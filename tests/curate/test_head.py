@@ -44,3 +44,9 @@ def test_samples_without_exactly_one_face_cost_20_each():
     det["n_faces"][det["t"] == 2.0] = 0
     h = head_detail(faces, det, (200, 100), 0.0, 4.0)
     assert h["face_consistency"] == 60.0
+
+
+def test_resolution_is_uncapped_as_in_talkvids_formula():
+    faces, det = _series()
+    det["area_ratio"][:] = 0.1277  # a face filling 12.8 % of the frame: TalkVid's README shows 383.1
+    assert head_detail(faces, det, (200, 100), 0.0, 4.0)["resolution"]["avg"] == pytest.approx(383.1)

@@ -57,7 +57,13 @@ def test_curate_gives_the_stored_records(media, tmp_path, name):
     assert [r.id for r in got] == [r.id for r in want]
     for new, old in zip(got, want):
         assert new.status == old.status and new.reasons == old.reasons, new.id
-        assert not _close(new.to_dict(), old.to_dict()), _close(new.to_dict(), old.to_dict())
+        now = new.to_dict()
+        # The one intended change since the stored run: TalkVid's resolution score is no longer capped at 100.
+        for stat in ("avg", "min"):
+            res = now["scores"].get("head_detail", {}).get("resolution") or {}
+            if res.get(stat) is not None:
+                res[stat] = min(100.0, res[stat])
+        assert not _close(now, old.to_dict()), _close(now, old.to_dict())
         # The round trip every record curate writes must survive, without touching its input.
         d = new.to_dict()
         frozen = copy.deepcopy(d)

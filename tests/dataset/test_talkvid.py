@@ -93,7 +93,16 @@ def test_our_records_export_to_talkvid_fields_that_import_back():
         tv = talkvid_from_record(rec, Path("/data/out"))
         meta = rec["metadata"]
         assert (tv["width"], tv["height"]) == (1280, 720) and tv["fps"] == meta["fps"]
-        assert tv["start-time"] == rec["source"]["start"] and tv["end-frame"] == round(rec["source"]["end"] * 25)
+        assert tv["start-time"] == rec["source"]["start"] == tv["start"] and tv["start-frame"] == 0
+        assert tv["end-frame"] == round(meta["duration"] * meta["fps"]) == 125  # the clip's 5 s at 25 fps
+        assert tv["durations"] == "5.0s"
+        head = rec["scores"]["head_detail"]
+        assert tv["head_detail"]["scores"]["avg_resolution"] == head["resolution"]["avg"]
+        assert tv["head_detail"]["scores"]["face_consistency"] == head["face_consistency"]
+        thresholds = {"movement": (80, 60), "orientation": (70, 30), "completeness": (100, 100),
+                      "resolution": (50, 40), "rotation": (70, 60)}
+        expected = all(head[n]["avg"] >= a and head[n]["min"] >= m for n, (a, m) in thresholds.items())
+        assert tv["head_detail"]["passed"] is (expected and head["face_consistency"] >= 80)
         assert tv["video-path"] == f"/data/out/clips/{rec['id']}.mp4"
         back = record_from_talkvid(tv).to_dict()
         head = {k: v for k, v in back["scores"]["head_detail"].items() if v is not None}  # what TalkVid has
@@ -169,3 +178,47 @@ def test_downloaded_clips_are_found_by_video_id_and_span(talkvid_file, tmp_path)
     linked = {i: r["video-path"] for i, r in records.items() if r["video-path"]}
     assert linked == {items[1]["id"]: str(mp4.resolve())}
     assert records[items[1]["id"]]["audio-path"].endswith(".m4a")
+
+
+def download_clips_segments(items: list) -> list[tuple]:
+    """The segments TalkVid's data_pipeline/0_video_download/download_clips.py takes from its JSON list (its
+    item parsing, rebuilt from its description: the URL from info, start from "start-time" or "start")."""
+    out = []
+    for item in items:
+        info = item.get("info", {})
+        url = info.get("Video Link") or info.get("video_link")
+        start, end = item.get("start-time") or item.get("start"), item.get("end-time") or item.get("end")
+        if url is None or start is None or end is None:
+            continue
+        try:
+            s, e = float(start), float(end)
+        except (TypeError, ValueError):
+            continue
+        if e > s:
+            out.append((url, s, e))
+    return out
+
+
+def test_talkvids_downloader_takes_every_clip_also_one_at_zero(tmp_path):
+    from talkset.dataset.talkvid import talkvid_from_record
+
+    recs = synthetic_manifest(3)
+    for i, r in enumerate(recs):
+        r["source"]["start"], r["source"]["end"] = 3.0 * i, 3.0 * i + 5.0  # the first at 0.0 s
+    items = [talkvid_from_record(r, tmp_path) for r in recs]
+    assert download_clips_segments(items) == [(r["source"]["path"], r["source"]["start"], r["source"]["end"])
+                                              for r in recs]
+    # without the repeated "start" the 0.0 s clip is lost, as the issue found
+    bare = [{k: v for k, v in i.items() if k not in ("start", "end")} for i in items]
+    assert len(download_clips_segments(bare)) == 2
+
+
+def test_info_comes_from_the_records_metadata(tmp_path):
+    from talkset.dataset.talkvid import talkvid_from_record
+
+    rec = synthetic_manifest(1)[0]
+    rec["metadata"].update(language="en", gender="female", age_group="19-30", ethnicity="Asian",
+                           speaker_id="spk-0003")
+    info = talkvid_from_record(rec, tmp_path)["info"]
+    assert info == {"Person ID": "spk-0003", "Ethnicity": "Asian", "Age Group": "19-30", "Gender": "Female",
+                    "Video Link": rec["source"]["path"], "Language": "English", "Video Category": None}

@@ -50,6 +50,11 @@ LANGUAGES = {"English": "en", "Chinese": "zh", "Arabic": "ar", "Polish": "pl", "
              "Italian": "it", "Hindi": "hi"}
 LANGUAGE_NAMES = {v: k for k, v in LANGUAGES.items()}
 HEAD_SCORES = ("movement", "rotation", "completeness", "resolution", "orientation")
+# TalkVid's head-detail pass thresholds (data_pipeline/config/config_0_0.yaml, head_filter.thresholds):
+# passed = every score >= its threshold.
+HEAD_THRESHOLDS = {"avg_movement": 80, "min_movement": 60, "avg_orientation": 70, "min_orientation": 30,
+                   "avg_completeness": 100, "min_completeness": 100, "avg_resolution": 50, "min_resolution": 40,
+                   "avg_rotation": 70, "min_rotation": 60, "face_consistency": 80}
 REQUIRED = ("id", "start-time", "end-time")
 
 
@@ -244,19 +249,27 @@ def talkvid_from_record(rec: dict[str, Any], root: Path) -> dict[str, Any]:
     head = scores.get("head_detail") or {}
     head_scores = {f"{kind}_{name}": head[name][kind] for name in HEAD_SCORES
                    if isinstance(head.get(name), dict) for kind in ("avg", "min") if kind in head[name]}
+    if isinstance(head.get("face_consistency"), (int, float)):
+        head_scores["face_consistency"] = head["face_consistency"]
     survival = (scores.get("motion") or {}).get("track_survival")
     duration = meta.get("duration")
     if duration is None and start is not None and end is not None:
         duration = end - start
+    # TalkVid's frame fields count the clip's own frames from start-time ([0, n) as in its README example:
+    # start-frame 0 at start-time 0.1, end-frame 121 for 5.042 s at 24 fps); durations is n / fps in seconds.
+    frames = round(duration * fps) if duration is not None and fps else None
     language = meta.get("language")
     speaker = meta.get("speaker_id")
     gender = meta.get("gender")
     video, audio = resolve(root, rec.get("video-path")), resolve(root, rec.get("audio-path"))
     return {
         "id": rec["id"], "height": height, "width": width, "fps": fps,
-        "start-time": start, "start-frame": round(start * fps) if start is not None and fps else None,
-        "end-time": end, "end-frame": round(end * fps) if end is not None and fps else None,
-        "durations": f"{duration:.3f}s" if duration is not None else None,
+        # "start"/"end" repeat the times: TalkVid's download_clips.py reads `item.get("start-time") or
+        # item.get("start")`, which takes a start of 0.0 for missing and drops the clip without "start".
+        "start-time": start, "start": start, "start-frame": 0 if frames is not None else None,
+        "end-time": end, "end": end, "end-frame": frames,
+        "durations": (f"{round(frames / fps, 3)}s" if frames is not None
+                      else f"{round(duration, 3)}s" if duration is not None else None),
         "info": {"Person ID": speaker, "Ethnicity": meta.get("ethnicity"), "Age Group": meta.get("age_group"),
                  "Gender": gender.capitalize() if isinstance(gender, str) else gender,
                  "Video Link": source.get("path"), "Language": LANGUAGE_NAMES.get(language, language),
@@ -264,10 +277,15 @@ def talkvid_from_record(rec: dict[str, Any], root: Path) -> dict[str, Any]:
         "description": (rec.get("annotations") or {}).get("caption"),
         "dover_scores": None,
         "cotracker_ratio": round(survival / 100.0, 6) if isinstance(survival, (int, float)) else None,
-        "head_detail": {"scores": head_scores},
+        "head_detail": ({"scores": head_scores, "passed": head_passed(head_scores)} if head_scores else None),
         "video-path": str(video.resolve()) if video is not None else None,
         "audio-path": str(audio.resolve()) if audio is not None else None,
     }
+
+
+def head_passed(scores: dict[str, float]) -> bool:
+    """TalkVid's head-detail flag: every score at or above its threshold (a missing score fails)."""
+    return all(isinstance(scores.get(k), (int, float)) and scores[k] >= t for k, t in HEAD_THRESHOLDS.items())
 
 
 def export_talkvid(out: str | Path, dest: str | Path, *, statuses: tuple[str, ...] = (KEPT,),

@@ -53,6 +53,8 @@ class ExportResult:
     files: list[str] = field(default_factory=list)
     samples: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    incomplete: list[Skipped] = field(default_factory=list)  # written, but missing files a trainer needs
+    notes: list[str] = field(default_factory=list)  # what the user should know (how to complete them)
 
 
 def load_manifest(out: str | Path) -> tuple[Path, list[dict[str, Any]]]:
