@@ -28,7 +28,7 @@ from talkset.dataset.webdataset import (
     resolve,
     select_clips,
 )
-from talkset.run.store import atomic_file, atomic_write_bytes, fsync_dir
+from talkset.files import atomic_file, atomic_write_bytes, fsync_dir
 
 log = logging.getLogger("talkset.export")
 
