@@ -93,7 +93,7 @@ def test_paired_views_feed_every_reference_frame_once_in_order(tmp_path):
     write_rgb_video(pred, [np.zeros((32, 32, 3), np.uint8)] * 10, fps=25)
 
     def streams():
-        return metrics._timed(metrics._decode(pred)), metrics._timed(metrics._decode(ref))
+        return metrics.timed_views(metrics.decode_video(pred)), metrics.timed_views(metrics.decode_video(ref))
 
     seen: list[int] = []
     pairs = list(metrics.paired_views(*streams(), on_ref=lambda v: seen.append(v.index)))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from talkset.bench.identity import Identity, reference_embedding
-from talkset.bench.metrics import (_FULL, FaceFinder, FaceMesh, FaceTrack, Fidelity, Sharpness, _decode, _timed,
-                                   pair_pixels, paired_views)
+from talkset.bench.metrics import (FULL_RES, FaceFinder, FaceMesh, FaceTrack, Fidelity, Sharpness, decode_video,
+                                   pair_pixels, paired_views, timed_views)
 from talkset.media.frames import FrameView, upright
 from talkset.media.probe import VideoInfo
 from talkset.vision.face import FaceDetector, FaceMesher
@@ -96,8 +96,8 @@ def score_pair(pred: Path, ref: Path, pred_info: VideoInfo, ref_info: VideoInfo,
         ref_mesh.process_frame(view)
         portrait.process_frame(view)
 
-    pred_views = _timed(_decode(pred, _FULL, pred_info.rotation_deg))
-    ref_views = _timed(_decode(ref, _FULL, ref_info.rotation_deg))
+    pred_views = timed_views(decode_video(pred, FULL_RES, pred_info.rotation_deg))
+    ref_views = timed_views(decode_video(ref, FULL_RES, ref_info.rotation_deg))
     try:
         for _t, view, ref_view in paired_views(pred_views, ref_views, ref_name=ref, on_ref=on_ref):
             # The reference's first frame is read before the first pair, so the portrait is ready here.

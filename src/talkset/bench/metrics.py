@@ -25,7 +25,7 @@ from talkset.media.probe import probe
 from talkset.vision.face import FaceBox, FaceDetector, FaceMesher, interocular
 
 # Full resolution: decode_frames scales the work frame down only when a side exceeds this.
-_FULL = 1 << 16
+FULL_RES = 1 << 16
 _EPS_T = 1e-6  # seconds; timestamp rounding slack
 
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli, "Image quality assessment: from error visibility to
@@ -46,13 +46,14 @@ MESH_POINTS = 468  # the face mesh proper; the 10 iris points of the refined mod
 Track = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _decode(path: str | Path, max_side: int = _FULL, rotation_deg: int | None = None) -> Iterator[FrameView]:
-    """Every frame of ``path`` upright (work frame: longer side at most ``max_side``)."""
+def decode_video(path: str | Path, max_side: int = FULL_RES, rotation_deg: int | None = None
+                 ) -> Iterator[FrameView]:
+    """Every frame of ``path`` upright (work frame: longer side at most ``max_side``; rotation probed if None)."""
     rotation = probe(path).rotation_deg if rotation_deg is None else rotation_deg
     return decode_frames(path, rotation, max_side, 64)
 
 
-def _timed(views: Iterable[FrameView]) -> Iterator[tuple[float, FrameView]]:
+def timed_views(views: Iterable[FrameView]) -> Iterator[tuple[float, FrameView]]:
     """(time from the first frame, view) of every view; the view's own ``t`` stays on the container's clock."""
     t0 = None
     for view in views:
@@ -61,9 +62,9 @@ def _timed(views: Iterable[FrameView]) -> Iterator[tuple[float, FrameView]]:
         yield view.t - t0, view
 
 
-def _views(path: str | Path, max_side: int = _FULL) -> Iterator[FrameView]:
+def _views(path: str | Path, max_side: int = FULL_RES) -> Iterator[FrameView]:
     """Every frame of ``path`` upright, its ``t`` made relative to the first frame."""
-    for t, view in _timed(_decode(path, max_side)):
+    for t, view in timed_views(decode_video(path, max_side)):
         view.t = t
         yield view
 
@@ -116,7 +117,7 @@ def paired_views(pred: Iterable[tuple[float, FrameView]], ref: Iterable[tuple[fl
     """Each prediction frame with the reference frame nearest to it in time (the rule of ``_choose``).
 
     Both streams are read forward together, so only the two reference frames around the current time are
-    held. Inputs are ``_timed`` streams: (time from the stream's first frame, view).
+    held. Inputs are ``timed_views`` streams: (time from the stream's first frame, view).
 
     Args:
         pred: the prediction's frames.
@@ -184,7 +185,8 @@ def aligned_frames(pred_path: str | Path, ref_path: str | Path, *, size: int | N
         modify them in place.
     """
     unmatched = 0
-    for t, view, ref in paired_views(_timed(_decode(pred_path)), _timed(_decode(ref_path)), ref_name=ref_path):
+    pairs = paired_views(timed_views(decode_video(pred_path)), timed_views(decode_video(ref_path)), ref_name=ref_path)
+    for t, view, ref in pairs:
         if ref is None:
             unmatched += 1
             continue
@@ -343,7 +345,7 @@ def sharpness(path: str | Path) -> float:
     """
     detector = FaceDetector()
     try:
-        return run_consumers(_decode(path, SHARPNESS_MAX_SIDE), [Sharpness(FaceFinder(detector))])[0]
+        return run_consumers(decode_video(path, SHARPNESS_MAX_SIDE), [Sharpness(FaceFinder(detector))])[0]
     finally:
         detector.close()
 
@@ -409,7 +411,7 @@ class FaceMesh:
         if self._since_detect < self.redetect_every:  # the last crop still holds the face
             lm = self.mesher(rgb, None)
         if lm is None:
-            boxes = self.faces(view, _FULL)
+            boxes = self.faces(view, FULL_RES)
             self._since_detect = 0
             if boxes:
                 lm = self.mesher(rgb, boxes[0])
@@ -438,7 +440,7 @@ def face_track(path: str | Path, detector: FaceDetector | None = None, mesher: F
     detector = detector or FaceDetector()
     mesher = mesher or FaceMesher(tracking=False, refine=True)
     try:
-        return run_consumers(_decode(path), [FaceMesh(FaceFinder(detector), mesher, redetect_every)])[0]
+        return run_consumers(decode_video(path), [FaceMesh(FaceFinder(detector), mesher, redetect_every)])[0]
     finally:
         mesher.reset()
         if own:
