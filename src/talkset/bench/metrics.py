@@ -8,6 +8,9 @@ Conventions shared by every function here:
 * Comparisons happen at the reference's resolution (the prediction is resized to it); pixel values are
   0–255.
 * Everything streams: at most a couple of decoded frames per file are held at once.
+* Frame metrics are consumers (``process_frame(view)`` per frame, ``finish()`` for the result) that never
+  open a file, so ``bench eval`` runs them all over one decode per video (``bench.clip_pass``); the
+  functions that take paths run the same consumers over a decode of their own.
 * Face measures use the mediapipe models that ship in the wheel (``talkset.vision.face``); nothing is
   downloaded, so every metric here is weight-free in the sense of needing no extra checkpoint.
 """
