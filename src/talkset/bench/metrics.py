@@ -369,13 +369,11 @@ class FaceTrack:
         t: presentation times in seconds on the container's clock (the audio's), one per frame.
         points: (n, 478, 2) x/y pixels of the upright full frame; NaN on frames without a face.
         io: (n,) inter-ocular distance in pixels; NaN without a face.
-        size: (w, h) of the upright full frame the points are in.
     """
 
     t: np.ndarray
     points: np.ndarray
     io: np.ndarray
-    size: tuple[int, int]
 
     @property
     def track(self) -> Track:
@@ -402,14 +400,12 @@ class FaceMesh:
         self.times: list[float] = []
         self.points: list[np.ndarray] = []
         self.ios: list[float] = []
-        self.size = (0, 0)
 
     def process_frame(self, view: FrameView) -> None:
         if not self._started:
             self.mesher.reset()
             self._started = True
-        rgb = view.work_rgb
-        self.size = rgb.shape[1::-1]
+        rgb = view.rgb(FULL_RES)
         lm = None
         if self._since_detect < self.redetect_every:  # the last crop still holds the face
             lm = self.mesher(rgb, None)
@@ -433,7 +429,7 @@ class FaceMesh:
 
     def finish(self) -> FaceTrack:
         return FaceTrack(np.asarray(self.times, float), np.asarray(self.points, np.float64).reshape(-1, 478, 2),
-                         np.asarray(self.ios, float), tuple(int(v) for v in self.size))
+                         np.asarray(self.ios, float))
 
 
 def face_track(path: str | Path, detector: FaceDetector | None = None, mesher: FaceMesher | None = None, *,
