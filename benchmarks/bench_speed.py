@@ -76,26 +76,34 @@ def cpu_timed(fn, *args, **kwargs) -> tuple[float, float, object]:
 
 
 def per_metric(real: Path, fake: Path) -> dict[str, float]:
-    """Frames per second of each metric on the fake against the real clip, one core."""
+    """Frames per second of each metric on the fake against the real clip, one core.
+
+    Each metric alone decodes (and meshes) its videos itself; the last line is bench eval's single pass, which
+    computes all of them (sync and LMD from its face tracks) from one decode and one mesh of each video.
+    """
     from talkset.audio.io import load_audio
     from talkset.bench import metrics
+    from talkset.bench.clip_pass import Backends, score_pair
     from talkset.bench.identity import identity_similarity
     from talkset.bench.scoring import _first_frame_rgb
     from talkset.bench.sync import weightfree_sync
-    from talkset.vision.face import FaceDetector, FaceMesher
+    from talkset.media.probe import probe
+    from talkset.vision.face import FaceDetector
 
     n = frames_of(fake)
-    detector, mesher = FaceDetector(), FaceMesher()
-    weightfree_sync(fake, load_audio(fake), detector, mesher)  # warm the models up
+    detector = FaceDetector()
+    weightfree_sync(fake, load_audio(fake), detector)  # warm the models up
     audio = load_audio(fake)
     ref_rgb = _first_frame_rgb(real)
+    backends = Backends.create()
     runs = {
-        "sync (weight-free)": lambda: weightfree_sync(fake, audio, detector, mesher),
+        "sync (weight-free)": lambda: weightfree_sync(fake, audio, detector),
         "SSIM + PSNR + L1": lambda: metrics.fidelity(fake, real),
         "LMD (both clips meshed)": lambda: metrics.lmd(fake, real),
         "sharpness": lambda: metrics.sharpness(fake),
         "jitter": lambda: metrics.jitter(fake),
         "identity (every 5th frame)": lambda: identity_similarity(ref_rgb, fake),
+        "one pass (all above, no audio)": lambda: score_pair(fake, real, probe(fake), probe(real), backends),
     }
     return {name: n / timed(fn)[0] for name, fn in runs.items()}
 
