@@ -28,3 +28,13 @@ def test_rotated_frames_match_too(media):
         if i > 4:
             break
     assert len(sizes) == 1 and next(iter(sizes))[0] > next(iter(sizes))[1]
+
+
+@pytest.mark.parametrize("max_side", [640, 256, 1 << 16])
+def test_rgb_at_a_size_is_the_work_frame_of_a_decode_at_that_size(media, max_side):
+    name = media / "talking/man_worldmap_844.mp4"
+    for view, own in zip(decode_frames(name, 0, 1 << 16, 64), decode_frames(name, 0, max_side, 64)):
+        assert (view.rgb(max_side) == own.work_rgb).all()
+        assert view.rgb(max_side) is view.rgb(max_side)  # converted once
+        if own.index >= 2:
+            break

@@ -8,12 +8,16 @@ Conventions shared by every function here:
 * Comparisons happen at the reference's resolution (the prediction is resized to it); pixel values are
   0–255.
 * Everything streams: at most a couple of decoded frames per file are held at once.
+* Frame metrics are consumers (``process_frame(view)`` per frame, ``finish()`` for the result) that never
+  open a file, so ``bench eval`` runs them all over one decode per video (``bench.clip_pass``); the
+  functions that take paths run the same consumers over a decode of their own.
 * Face measures use the mediapipe models that ship in the wheel (``talkset.vision.face``); nothing is
   downloaded, so every metric here is weight-free in the sense of needing no extra checkpoint.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -21,10 +25,10 @@ import numpy as np
 
 from talkset.media.frames import FrameView, decode_frames, scaled_size
 from talkset.media.probe import probe
-from talkset.vision.face import FaceDetector, FaceMesher, interocular
+from talkset.vision.face import FaceBox, FaceDetector, FaceMesher, interocular
 
 # Full resolution: decode_frames scales the work frame down only when a side exceeds this.
-_FULL = 1 << 16
+FULL_RES = 1 << 16
 _EPS_T = 1e-6  # seconds; timestamp rounding slack
 
 # SSIM constants of Wang, Bovik, Sheikh & Simoncelli, "Image quality assessment: from error visibility to
@@ -45,13 +49,26 @@ MESH_POINTS = 468  # the face mesh proper; the 10 iris points of the refined mod
 Track = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _views(path: str | Path, max_side: int = _FULL) -> Iterator[FrameView]:
-    """Every frame of ``path`` upright, its ``t`` made relative to the first frame."""
+def decode_video(path: str | Path, max_side: int = FULL_RES, rotation_deg: int | None = None
+                 ) -> Iterator[FrameView]:
+    """Every frame of ``path`` upright (work frame: longer side at most ``max_side``; rotation probed if None)."""
+    rotation = probe(path).rotation_deg if rotation_deg is None else rotation_deg
+    return decode_frames(path, rotation, max_side, 64)
+
+
+def timed_views(views: Iterable[FrameView]) -> Iterator[tuple[float, FrameView]]:
+    """(time from the first frame, view) of every view; the view's own ``t`` stays on the container's clock."""
     t0 = None
-    for view in decode_frames(path, probe(path).rotation_deg, max_side, 64):
+    for view in views:
         if t0 is None:
             t0 = view.t
-        view.t -= t0
+        yield view.t - t0, view
+
+
+def _views(path: str | Path, max_side: int = FULL_RES) -> Iterator[FrameView]:
+    """Every frame of ``path`` upright, its ``t`` made relative to the first frame."""
+    for t, view in timed_views(decode_video(path, max_side)):
+        view.t = t
         yield view
 
 
@@ -97,15 +114,67 @@ def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
+def paired_views(pred: Iterable[tuple[float, FrameView]], ref: Iterable[tuple[float, FrameView]], *,
+                 ref_name: str | Path = "reference", on_ref: Callable[[FrameView], None] | None = None
+                 ) -> Iterator[tuple[float, FrameView, FrameView | None]]:
+    """Each prediction frame with the reference frame nearest to it in time (the rule of ``_choose``).
+
+    Both streams are read forward together, so only the two reference frames around the current time are
+    held. Inputs are ``timed_views`` streams: (time from the stream's first frame, view).
+
+    Args:
+        pred: the prediction's frames.
+        ref: the reference's frames.
+        ref_name: names the reference in the error for an empty one.
+        on_ref: called once with every reference frame, in order, when it is read; with it the reference is
+            read to its end after the prediction ends, so a consumer of the reference sees all its frames.
+
+    Yields:
+        (t, pred view, reference view or None past the reference's end + half its last frame period).
+    """
+    ref = iter(ref)
+
+    def pull() -> tuple[float, FrameView] | None:
+        item = next(ref, None)
+        if item is not None and on_ref is not None:
+            on_ref(item[1])
+        return item
+
+    prev = pull()
+    if prev is None:
+        raise ValueError(f"{ref_name}: no video frames")
+    nxt = pull()
+    tail_gap = 0.0
+    for t, view in pred:
+        while nxt is not None and nxt[0] <= t:
+            tail_gap = nxt[0] - prev[0]
+            prev, nxt = nxt, pull()
+        pick = _choose(t, prev[0], nxt[0] if nxt is not None else None, tail_gap)
+        yield t, view, None if pick is None else (prev, nxt)[pick][1]
+    while on_ref is not None and nxt is not None:
+        nxt = pull()
+
+
+def pair_pixels(pred: FrameView, ref: FrameView, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames' work images at the reference's resolution (then scaled to ``size``, if given)."""
+    ref_rgb = ref.work_rgb
+    h, w = ref_rgb.shape[:2]
+    pred_rgb = _resize(pred.work_rgb, w, h)
+    if size is not None:
+        sw, sh = scaled_size(w, h, size)
+        pred_rgb, ref_rgb = _resize(pred_rgb, sw, sh), _resize(ref_rgb, sw, sh)
+    return pred_rgb, ref_rgb
+
+
 def aligned_frames(pred_path: str | Path, ref_path: str | Path, *, size: int | None = None
                    ) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
     """Pairs each prediction frame with the reference frame nearest to it in time.
 
-    Both files are streamed: the reference is read forward alongside the prediction, keeping only the two
-    reference frames around the current time. A prediction with a higher frame rate reuses a reference frame;
-    one with a lower rate skips reference frames. Prediction frames later than the reference's last frame plus
-    half its last frame period are not yielded; their count is the generator's return value
-    (``StopIteration.value``; ``_pairs`` collects it).
+    Both files are streamed (``paired_views``): the reference is read forward alongside the prediction,
+    keeping only the two reference frames around the current time. A prediction with a higher frame rate
+    reuses a reference frame; one with a lower rate skips reference frames. Prediction frames later than the
+    reference's last frame plus half its last frame period are not yielded; their count is the generator's
+    return value (``StopIteration.value``; ``_pairs`` collects it).
 
     Args:
         pred_path: the generated video.
@@ -118,29 +187,13 @@ def aligned_frames(pred_path: str | Path, ref_path: str | Path, *, size: int | N
         uint8 at the reference's resolution (shape equal). The arrays may be shared between yields: do not
         modify them in place.
     """
-    refs = _views(ref_path)
-    prev = next(refs, None)
-    if prev is None:
-        raise ValueError(f"{ref_path}: no video frames")
-    nxt = next(refs, None)
-    tail_gap = 0.0
     unmatched = 0
-    for view in _views(pred_path):
-        t = view.t
-        while nxt is not None and nxt.t <= t:
-            tail_gap = nxt.t - prev.t
-            prev, nxt = nxt, next(refs, None)
-        pick = _choose(t, prev.t, nxt.t if nxt is not None else None, tail_gap)
-        if pick is None:
+    pairs = paired_views(timed_views(decode_video(pred_path)), timed_views(decode_video(ref_path)), ref_name=ref_path)
+    for t, view, ref in pairs:
+        if ref is None:
             unmatched += 1
             continue
-        ref = (prev, nxt)[pick].work_rgb
-        h, w = ref.shape[:2]
-        pred = _resize(view.work_rgb, w, h)
-        if size is not None:
-            sw, sh = scaled_size(w, h, size)
-            pred, ref = _resize(pred, sw, sh), _resize(ref, sw, sh)
-        yield t, pred, ref
+        yield (t, *pair_pixels(view, ref, size))
     return unmatched
 
 
@@ -180,6 +233,32 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(valid.mean(dtype=np.float64))
 
 
+class Fidelity:
+    """Full-reference fidelity accumulated over time-aligned frame pairs (see ``fidelity``)."""
+
+    def __init__(self) -> None:
+        self.ssims: list[float] = []
+        self.psnrs: list[float] = []
+        self.l1s: list[float] = []
+        self.capped = False
+
+    def add(self, pred: np.ndarray, ref: np.ndarray) -> None:
+        """One pair: RGB uint8 frames of equal shape."""
+        mse = cv2.norm(pred, ref, cv2.NORM_L2SQR) / pred.size  # exact sums, 0 only for identical frames
+        if mse == 0.0:
+            self.capped = True
+        self.psnrs.append(PSNR_CAP_DB if mse == 0.0 else min(PSNR_CAP_DB, 10 * np.log10(255.0 ** 2 / mse)))
+        self.l1s.append(cv2.norm(pred, ref, cv2.NORM_L1) / pred.size)
+        self.ssims.append(ssim(cv2.cvtColor(pred, cv2.COLOR_RGB2GRAY), cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY)))
+
+    def result(self, unmatched: int) -> dict:
+        n = len(self.ssims)
+        nan = float("nan")
+        return {"ssim": float(np.mean(self.ssims)) if n else nan, "psnr": float(np.mean(self.psnrs)) if n else nan,
+                "psnr_capped": self.capped, "l1": float(np.mean(self.l1s)) if n else nan,
+                "frames_compared": n, "pred_frames_unmatched": unmatched}
+
+
 def fidelity(pred_path: str | Path, ref_path: str | Path, *, size: int | None = None) -> dict:
     """Full-reference fidelity of a prediction to its reference, over time-aligned frame pairs.
 
@@ -195,25 +274,63 @@ def fidelity(pred_path: str | Path, ref_path: str | Path, *, size: int | None = 
         ref_path: the reference video.
         size: optional evaluation size, passed to ``aligned_frames``.
     """
-    ssims: list[float] = []
-    psnrs: list[float] = []
-    l1s: list[float] = []
-    capped = False
+    acc = Fidelity()
+    _, unmatched = _pairs(aligned_frames(pred_path, ref_path, size=size), lambda _t, p, r: acc.add(p, r))
+    return acc.result(unmatched)
 
-    def add(_t: float, pred: np.ndarray, ref: np.ndarray) -> None:
-        nonlocal capped
-        mse = cv2.norm(pred, ref, cv2.NORM_L2SQR) / pred.size  # exact sums, 0 only for identical frames
-        if mse == 0.0:
-            capped = True
-        psnrs.append(PSNR_CAP_DB if mse == 0.0 else min(PSNR_CAP_DB, 10 * np.log10(255.0 ** 2 / mse)))
-        l1s.append(cv2.norm(pred, ref, cv2.NORM_L1) / pred.size)
-        ssims.append(ssim(cv2.cvtColor(pred, cv2.COLOR_RGB2GRAY), cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY)))
 
-    n, unmatched = _pairs(aligned_frames(pred_path, ref_path, size=size), add)
-    nan = float("nan")
-    return {"ssim": float(np.mean(ssims)) if n else nan, "psnr": float(np.mean(psnrs)) if n else nan,
-            "psnr_capped": capped, "l1": float(np.mean(l1s)) if n else nan,
-            "frames_compared": n, "pred_frames_unmatched": unmatched}
+class FaceFinder:
+    """Face boxes of the current frame, detected once per image size and shared by the metrics that ask.
+
+    Metrics measure at different sizes (sharpness at 640, identity at 1280, the mesh at full resolution);
+    where two sizes give the same image (any video no larger than the smaller one) one detection serves
+    both. The detector is stateless (mediapipe's face detection graph sees each image alone), so a shared
+    box is the box each metric would have found itself.
+    """
+
+    def __init__(self, detector: FaceDetector):
+        self.detector = detector
+        self._view: FrameView | None = None
+        self._boxes: dict[tuple[int, int], list[FaceBox]] = {}
+
+    def __call__(self, view: FrameView, max_side: int) -> list[FaceBox]:
+        """Faces (largest first) in ``view.rgb(max_side)``, in its pixels."""
+        if view is not self._view:
+            self._view, self._boxes = view, {}
+        rgb = view.rgb(max_side)
+        key = rgb.shape[:2]
+        if key not in self._boxes:
+            self._boxes[key] = self.detector(rgb)
+        return self._boxes[key]
+
+
+SHARPNESS_MAX_SIDE = 640  # the face is found on this frame size; the crop comes from full-resolution luma
+
+
+class Sharpness:
+    """Frame consumer of ``sharpness``: ``process_frame(view)`` per frame, ``finish()`` → the mean."""
+
+    def __init__(self, faces: FaceFinder):
+        self.faces = faces
+        self.values: list[float] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        boxes = self.faces(view, SHARPNESS_MAX_SIDE)
+        if not boxes:
+            return
+        work = view.rgb(SHARPNESS_MAX_SIDE)
+        gray = view.full_gray
+        sx, sy = gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0]
+        b = boxes[0]
+        x0, x1 = int(max(0, b.x0 * sx)), int(min(gray.shape[1], b.x1 * sx))
+        y0, y1 = int(max(0, b.y0 * sy)), int(min(gray.shape[0], b.y1 * sy))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return
+        face = cv2.resize(gray[y0:y1, x0:x1], (256, 256), interpolation=cv2.INTER_AREA)
+        self.values.append(float(cv2.Laplacian(face, cv2.CV_64F, ksize=1).var()))
+
+    def finish(self) -> float:
+        return float(np.mean(self.values)) if self.values else float("nan")
 
 
 def sharpness(path: str | Path) -> float:
@@ -230,25 +347,103 @@ def sharpness(path: str | Path) -> float:
         grey levels² (higher is sharper); NaN when no frame has a face.
     """
     detector = FaceDetector()
-    values = []
     try:
-        for view in _views(path, max_side=640):
-            work = view.work_rgb
-            boxes = detector(work)
-            if not boxes:
-                continue
-            gray = view.full_gray
-            sx, sy = gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0]
-            b = boxes[0]
-            x0, x1 = int(max(0, b.x0 * sx)), int(min(gray.shape[1], b.x1 * sx))
-            y0, y1 = int(max(0, b.y0 * sy)), int(min(gray.shape[0], b.y1 * sy))
-            if x1 - x0 < 8 or y1 - y0 < 8:
-                continue
-            face = cv2.resize(gray[y0:y1, x0:x1], (256, 256), interpolation=cv2.INTER_AREA)
-            values.append(float(cv2.Laplacian(face, cv2.CV_64F, ksize=1).var()))
+        return run_consumers(decode_video(path, SHARPNESS_MAX_SIDE), [Sharpness(FaceFinder(detector))])[0]
     finally:
         detector.close()
-    return float(np.mean(values)) if values else float("nan")
+
+
+def run_consumers(views: Iterable[FrameView], consumers: list) -> list:
+    """Feeds every view to each consumer in order; returns their ``finish()`` results."""
+    for view in views:
+        for consumer in consumers:
+            consumer.process_frame(view)
+    return [consumer.finish() for consumer in consumers]
+
+
+@dataclass
+class FaceTrack:
+    """The face mesh of every frame of one video.
+
+    Attributes:
+        t: presentation times in seconds on the container's clock (the audio's), one per frame.
+        points: (n, 478, 2) x/y pixels of the upright full frame; NaN on frames without a face.
+        io: (n,) inter-ocular distance in pixels; NaN without a face.
+    """
+
+    t: np.ndarray
+    points: np.ndarray
+    io: np.ndarray
+
+    @property
+    def track(self) -> Track:
+        """(times from the first frame, points, io): the form the metrics below take."""
+        return (self.t - self.t[0] if len(self.t) else self.t), self.points, self.io
+
+
+class FaceMesh:
+    """Frame consumer of ``face_landmarks``: the per-image mesh on every frame (see there for why per image).
+
+    Args:
+        faces: the stream's face finder (detections shared with the stream's other consumers).
+        mesher: a static-mode ``FaceMesher`` (``tracking=False``) used by this stream only: it holds the
+            stream's crop. It is reset when the track starts, so no crop carries over from another video.
+        redetect_every: frames between detections while the mesh keeps the face.
+    """
+
+    def __init__(self, faces: FaceFinder, mesher: FaceMesher, redetect_every: int = 10):
+        self.faces = faces
+        self.mesher = mesher
+        self.redetect_every = redetect_every
+        self._since_detect = redetect_every
+        self._started = False
+        self.times: list[float] = []
+        self.points: list[np.ndarray] = []
+        self.ios: list[float] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        if not self._started:
+            self.mesher.reset()
+            self._started = True
+        rgb = view.rgb(FULL_RES)
+        lm = None
+        if self._since_detect < self.redetect_every:  # the last crop still holds the face
+            lm = self.mesher(rgb, None)
+        if lm is None:
+            boxes = self.faces(view, FULL_RES)
+            self._since_detect = 0
+            if boxes:
+                lm = self.mesher(rgb, boxes[0])
+            else:
+                self.mesher.reset()
+        self._since_detect += 1
+        self.times.append(view.t)
+        if lm is None:
+            self.points.append(np.full((478, 2), np.nan, np.float32))
+            self.ios.append(np.nan)
+            self._since_detect = self.redetect_every  # lost: detect again on the next frame
+        else:
+            self.points.append(lm[:, :2] if len(lm) == 478 else np.pad(lm[:, :2], ((0, 478 - len(lm)), (0, 0)),
+                                                                       constant_values=np.nan))
+            self.ios.append(interocular(lm))
+
+    def finish(self) -> FaceTrack:
+        return FaceTrack(np.asarray(self.times, float), np.asarray(self.points, np.float64).reshape(-1, 478, 2),
+                         np.asarray(self.ios, float))
+
+
+def face_track(path: str | Path, detector: FaceDetector | None = None, mesher: FaceMesher | None = None, *,
+               redetect_every: int = 10) -> FaceTrack:
+    """The ``FaceMesh`` track of one video; backends made (and closed) here when not given."""
+    own = detector is None
+    detector = detector or FaceDetector()
+    mesher = mesher or FaceMesher(tracking=False, refine=True)
+    try:
+        return run_consumers(decode_video(path), [FaceMesh(FaceFinder(detector), mesher, redetect_every)])[0]
+    finally:
+        mesher.reset()
+        if own:
+            detector.close()
 
 
 def face_landmarks(path: str | Path, *, redetect_every: int = 10) -> Track:
@@ -267,37 +462,7 @@ def face_landmarks(path: str | Path, *, redetect_every: int = 10) -> Track:
         (times (n,) in seconds from the first frame, points (n, 478, 2) x/y pixels, inter-ocular distance
         (n,) pixels); points and distance are NaN on frames without a face.
     """
-    detector, mesher = FaceDetector(), FaceMesher(tracking=False, refine=True)
-    times, points, ios = [], [], []
-    since_detect = redetect_every
-    try:
-        for view in _views(path):
-            rgb = view.work_rgb
-            lm = None
-            if since_detect < redetect_every:  # the last crop still holds the face
-                lm = mesher(rgb, None)
-            if lm is None:
-                boxes = detector(rgb)
-                since_detect = 0
-                if boxes:
-                    lm = mesher(rgb, boxes[0])
-                else:
-                    mesher.reset()
-            since_detect += 1
-            times.append(view.t)
-            if lm is None:
-                points.append(np.full((478, 2), np.nan, np.float32))
-                ios.append(np.nan)
-                since_detect = redetect_every  # lost: detect again on the next frame
-            else:
-                points.append(lm[:, :2] if len(lm) == 478 else np.pad(lm[:, :2], ((0, 478 - len(lm)), (0, 0)),
-                                                                      constant_values=np.nan))
-                ios.append(interocular(lm))
-    finally:
-        detector.close()
-        mesher.reset()
-    return (np.asarray(times, float), np.asarray(points, np.float64).reshape(-1, 478, 2),
-            np.asarray(ios, float))
+    return face_track(path, redetect_every=redetect_every).track
 
 
 def mouth_landmarks(path: str | Path, *, face: Track | None = None) -> Track:
@@ -316,7 +481,7 @@ def mouth_landmarks(path: str | Path, *, face: Track | None = None) -> Track:
 
 
 def lmd(pred_path: str | Path, ref_path: str | Path, *, pred_mouth: Track | None = None,
-        ref_mouth: Track | None = None) -> dict:
+        ref_mouth: Track | None = None, sizes: tuple[tuple[int, int], tuple[int, int]] | None = None) -> dict:
     """Mouth landmark distance between a prediction and its reference.
 
     LMD as in Chen, Li, Maddox, Duan & Xu, "Lip movements generation at a glance", ECCV 2018, and the
@@ -331,6 +496,7 @@ def lmd(pred_path: str | Path, ref_path: str | Path, *, pred_mouth: Track | None
         ref_path: the reference video.
         pred_mouth: ``mouth_landmarks(pred_path)`` if already computed.
         ref_mouth: ``mouth_landmarks(ref_path)`` if already computed.
+        sizes: the two videos' display sizes ((w, h) of the prediction, of the reference) if already probed.
 
     Returns:
         ``lmd_px`` (pixels of the reference resolution), ``lmd_norm`` (per pair divided by the reference
@@ -339,7 +505,7 @@ def lmd(pred_path: str | Path, ref_path: str | Path, *, pred_mouth: Track | None
     """
     pt, pp, _ = pred_mouth if pred_mouth is not None else mouth_landmarks(pred_path)
     rt, rp, rio = ref_mouth if ref_mouth is not None else mouth_landmarks(ref_path)
-    (pw, ph), (rw, rh) = probe(pred_path).display_size, probe(ref_path).display_size
+    (pw, ph), (rw, rh) = sizes or (probe(pred_path).display_size, probe(ref_path).display_size)
     pp = pp * np.array([rw / pw, rh / ph])
     idx = match_times(pt, rt)
     ok = idx >= 0

@@ -53,11 +53,12 @@ def find_prediction(pred_dir: Path, clip_id: str) -> Path | None:
 
 
 def _first_frame_rgb(path: Path) -> np.ndarray:
-    import av
+    """The identity portrait of a video: its first frame (``clip_pass.portrait_rgb``)."""
+    from talkset.bench.clip_pass import portrait_rgb
+    from talkset.media.frames import decode_frames
 
-    with av.open(str(path)) as c:
-        for frame in c.decode(video=0):
-            return frame.to_ndarray(format="rgb24")
+    for view in decode_frames(path, probe(path).rotation_deg, 1 << 16, 64):
+        return portrait_rgb(view)
     raise ProbeError(f"{path}: no video frame")
 
 
@@ -65,9 +66,9 @@ class _Scorers:
     """Models loaded once for the whole evaluation."""
 
     def __init__(self, syncnet_path: Path | None):
-        from talkset.vision.face import FaceDetector, FaceMesher
+        from talkset.bench.clip_pass import Backends
 
-        self.detector, self.mesher = FaceDetector(), FaceMesher()
+        self.backends = Backends.create()
         self.syncnet = None
         if syncnet_path is not None:
             from talkset.bench.syncnet import load_syncnet
@@ -76,15 +77,23 @@ class _Scorers:
 
 
 def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dict[str, Any]:
-    """Every per-clip metric of one generated video against its reference; a failing metric is noted."""
+    """Every per-clip metric of one generated video against its reference; a failing metric is noted.
+
+    Each video is decoded and meshed once (``clip_pass.score_pair``); the metrics are functions of that.
+    """
     from talkset.bench import metrics
-    from talkset.bench.sync import weightfree_sync
+    from talkset.bench.clip_pass import score_pair
+    from talkset.bench.sync import sync_audio, track_sync
 
     row: dict[str, Any] = {"notes": []}
-    pred_info = probe(pred)
-    driving = load_audio(pred if pred_info.has_audio else ref_audio)
-    sync = weightfree_sync(pred, driving, scorers.detector, scorers.mesher)
-    ref_sync = weightfree_sync(ref, load_audio(ref_audio), scorers.detector, scorers.mesher)
+    pred_info, ref_info = probe(pred), probe(ref)
+    ref_sound = load_audio(ref_audio)
+    driving = load_audio(pred) if pred_info.has_audio else ref_sound
+    shared = score_pair(pred, ref, pred_info, ref_info, scorers.backends)
+    ref_sync_audio = sync_audio(ref_sound)
+    sync = track_sync(shared.pred_face, sync_audio(driving) if driving is not ref_sound else ref_sync_audio,
+                      float(pred_info.fps))
+    ref_sync = track_sync(shared.ref_face, ref_sync_audio, float(ref_info.fps))
     row["sync_offset_frames"] = sync["offset_frames"]
     row["sync_confidence"] = sync["confidence"]
     if sync["offset_frames"] is not None and ref_sync["offset_frames"] is not None:
@@ -98,22 +107,21 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
 
         row.update({k: v for k, v in lse(pred, driving.samples, scorers.syncnet).items()
                     if k in ("lse_d", "lse_c")})
-    fid = metrics.fidelity(pred, ref)
+    fid = shared.fidelity
     row.update(ssim=fid["ssim"], psnr=fid["psnr"], psnr_capped=fid.get("psnr_capped", False), l1=fid["l1"],
                frames_compared=fid["frames_compared"])
-    pred_face = metrics.face_landmarks(pred)  # meshed once for both LMD and jitter
-    lmd = metrics.lmd(pred, ref, pred_mouth=metrics.mouth_landmarks(pred, face=pred_face))
+    pred_track, ref_track = shared.pred_face.track, shared.ref_face.track
+    lmd = metrics.lmd(pred, ref, pred_mouth=metrics.mouth_landmarks(pred, face=pred_track),
+                      ref_mouth=metrics.mouth_landmarks(ref, face=ref_track),
+                      sizes=(pred_info.display_size, ref_info.display_size))
     row.update(lmd_px=lmd["lmd_px"], lmd_norm=lmd["lmd_norm"])
-    row["sharpness"] = metrics.sharpness(pred)
-    row["jitter"] = metrics.jitter(pred, face=pred_face)
-    from talkset.bench.identity import identity_similarity
-
-    try:
-        ident = identity_similarity(_first_frame_rgb(ref), pred)
-        row["identity_similarity"] = ident.get("mean_cosine_similarity")
-        row["identity_distance"] = ident.get("mean_distance")
-    except ValueError as e:  # no face in the reference's first frame: this metric only is missing
-        row["notes"].append(f"identity: {e}")
+    row["sharpness"] = shared.sharpness
+    row["jitter"] = metrics.jitter(pred, face=pred_track)
+    if shared.identity is not None:
+        row["identity_similarity"] = shared.identity.get("mean_cosine_similarity")
+        row["identity_distance"] = shared.identity.get("mean_distance")
+    else:
+        row["notes"].append(f"identity: {shared.identity_error}")
     return row
 
 

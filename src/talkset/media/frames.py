@@ -87,6 +87,18 @@ class FrameView:
         """For face detection and mesh."""
         return self._convert(self._work_max_side, "rgb24")
 
+    def rgb(self, max_side: int) -> np.ndarray:
+        """RGB scaled so the longer side is at most ``max_side``: the pixels ``work_rgb`` would be for a
+        decode at that work size. Each size is converted once per frame and shared (bench runs metrics that
+        measure at different sizes over one decode)."""
+        if self._size(max_side) == self._size(self._work_max_side):
+            return self.work_rgb
+        sizes = self.__dict__.setdefault("_rgb_by_size", {})
+        key = self._size(max_side)
+        if key not in sizes:
+            sizes[key] = self._convert(max_side, "rgb24")
+        return sizes[key]
+
     @cached_property
     def full_gray(self) -> np.ndarray:
         """Full resolution luma, for quality samples only."""

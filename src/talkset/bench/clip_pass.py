@@ -1,0 +1,129 @@
+"""One decode per video: a generated clip and its reference are read once, side by side, and every per-clip
+metric is a consumer of those frames or a function of what the consumers return.
+
+The two streams advance together by presentation time (``metrics.paired_views``), so the full-reference
+metrics see each prediction frame beside its nearest reference frame while at most two reference frames are
+held. Each stream is meshed once (``metrics.FaceMesh``); LMD, jitter and the sync mouth curves are computed
+from those tracks afterwards. Face detections are shared within a stream wherever two metrics look at the
+same image (``metrics.FaceFinder``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from talkset.bench.identity import Identity, reference_embedding
+from talkset.bench.metrics import (
+    FULL_RES,
+    FaceFinder,
+    FaceMesh,
+    FaceTrack,
+    Fidelity,
+    Sharpness,
+    decode_video,
+    pair_pixels,
+    paired_views,
+    timed_views,
+)
+from talkset.media.frames import FrameView, upright
+from talkset.media.probe import VideoInfo
+from talkset.vision.face import FaceDetector, FaceMesher
+from talkset.vision.identity import FaceEmbedder
+
+
+def portrait_rgb(view: FrameView) -> np.ndarray:
+    """A frame as the identity reference portrait: full resolution, swscale's RGB, upright."""
+    return upright(view.frame.to_ndarray(format="rgb24"), view.rotation_deg)
+
+
+class Portrait:
+    """Reference-stream consumer: the identity descriptor of the reference's first frame."""
+
+    def __init__(self, embedder: FaceEmbedder):
+        self.embedder = embedder
+        self.embedding: np.ndarray | None = None
+        self.error: str | None = None
+        self._seen = False
+
+    def process_frame(self, view: FrameView) -> None:
+        if self._seen:
+            return
+        self._seen = True
+        try:
+            self.embedding = reference_embedding(portrait_rgb(view), self.embedder)
+        except ValueError as e:  # no face in the reference's first frame: only identity is missing
+            self.error = str(e)
+
+
+@dataclass
+class PairResults:
+    """What the single pass over a prediction and its reference gives the metrics."""
+
+    pred_face: FaceTrack
+    ref_face: FaceTrack
+    fidelity: dict
+    sharpness: float
+    identity: dict | None      # None when the reference's first frame has no face
+    identity_error: str | None
+
+
+@dataclass
+class Backends:
+    """Models loaded once for a whole evaluation; each stream has its own mesher (a mesher holds a crop)."""
+
+    detector: FaceDetector
+    pred_mesher: FaceMesher
+    ref_mesher: FaceMesher
+    embedder: FaceEmbedder
+
+    @classmethod
+    def create(cls) -> Backends:
+        return cls(FaceDetector(), FaceMesher(tracking=False, refine=True), FaceMesher(tracking=False, refine=True),
+                   FaceEmbedder())
+
+
+def score_pair(pred: Path, ref: Path, pred_info: VideoInfo, ref_info: VideoInfo, backends: Backends
+               ) -> PairResults:
+    """Decodes ``pred`` and ``ref`` once each, feeding every frame to the per-clip metrics' consumers.
+
+    Args:
+        pred: the generated video.
+        ref: its reference video.
+        pred_info: ``probe(pred)``.
+        ref_info: ``probe(ref)``.
+        backends: the evaluation's models.
+    """
+    pred_faces, ref_faces = FaceFinder(backends.detector), FaceFinder(backends.detector)
+    pred_mesh, ref_mesh = FaceMesh(pred_faces, backends.pred_mesher), FaceMesh(ref_faces, backends.ref_mesher)
+    portrait = Portrait(backends.embedder)
+    sharp, fidelity = Sharpness(pred_faces), Fidelity()
+    identity: Identity | None = None
+    unmatched = 0
+
+    def on_ref(view: FrameView) -> None:
+        ref_mesh.process_frame(view)
+        portrait.process_frame(view)
+
+    pred_views = timed_views(decode_video(pred, FULL_RES, pred_info.rotation_deg))
+    ref_views = timed_views(decode_video(ref, FULL_RES, ref_info.rotation_deg))
+    try:
+        for _t, view, ref_view in paired_views(pred_views, ref_views, ref_name=ref, on_ref=on_ref):
+            # The reference's first frame is read before the first pair, so the portrait is ready here.
+            if identity is None and portrait.embedding is not None:
+                identity = Identity(portrait.embedding, backends.embedder, faces=pred_faces)
+            pred_mesh.process_frame(view)
+            sharp.process_frame(view)
+            if identity is not None:
+                identity.process_frame(view)
+            if ref_view is None:
+                unmatched += 1
+            else:
+                fidelity.add(*pair_pixels(view, ref_view))
+    finally:
+        backends.pred_mesher.reset()
+        backends.ref_mesher.reset()
+    return PairResults(pred_face=pred_mesh.finish(), ref_face=ref_mesh.finish(), fidelity=fidelity.result(unmatched),
+                       sharpness=sharp.finish(), identity=identity.finish() if identity is not None else None,
+                       identity_error=portrait.error)
