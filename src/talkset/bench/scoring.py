@@ -18,6 +18,7 @@ import numpy as np
 from talkset.audio.io import AudioError, load_audio
 from talkset.bench.split import Benchmark
 from talkset.bench.stats import subgroup_stats
+from talkset.errors import one_line
 from talkset.media.probe import ProbeError, probe
 
 log = logging.getLogger("talkset.bench")
@@ -160,7 +161,7 @@ def evaluate(bench: Benchmark, pred_dir: str | Path, *, ref_root: str | Path | N
             row.update(score_clip(pred, ref, ref_audio, scorers))
             pairs.append((pred, ref))
         except (ProbeError, AudioError, OSError) as e:
-            row["error"] = str(e).splitlines()[0]
+            row["error"] = one_line(e)
             log.warning("%s", row["error"])
         rows.append(row)
     dimensions = []

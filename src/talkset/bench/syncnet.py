@@ -36,7 +36,7 @@ from scipy.signal import medfilt
 from torch import nn
 
 from talkset.audio.io import Audio
-from talkset.errors import TalksetError
+from talkset.errors import TalksetError, one_line
 
 SAMPLE_RATE = 16000
 SYNCNET_FPS = 25
@@ -180,7 +180,7 @@ def load_syncnet(path: str | Path) -> SyncNet:
         raise SyncNetLoadError(f"{path}: no such file") from e
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as e:
         raise SyncNetLoadError(
-            f"{path}: not loadable as plain weights ({_first_line(e)}); if it is a pickled full model, "
+            f"{path}: not loadable as plain weights ({one_line(e)}); if it is a pickled full model, "
             "re-save it with torch.save(model.state_dict(), ...) where it was made - "
             "talkset does not unpickle arbitrary objects") from e
     state = _state_dict_of(loaded)
@@ -226,11 +226,6 @@ def _shape_note(key: str, state: Mapping, expected: Mapping, what: str) -> str:
     if what != "shape mismatches":
         return ""
     return f": file {tuple(state[key].shape)}, SyncNet {tuple(expected[key].shape)}"
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:200]
 
 
 # ---------------------------------------------------------------------------------------------------------

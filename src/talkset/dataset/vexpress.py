@@ -52,6 +52,7 @@ import numpy as np
 from talkset.dataset.facecrop import CROP_SIZE, Crop, cropped_frames, face_crop, frame_schedule
 from talkset.dataset.manifest import KEPT
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
+from talkset.errors import one_line
 from talkset.files import atomic_file, atomic_write_bytes
 from talkset.vision.face import MOUTH_CORNER_L, MOUTH_CORNER_R
 from talkset.vision.kps import EYE_RING_L, EYE_RING_R, KPS_SIZE, fill_missing, kps_from_landmarks, save_kps
@@ -224,7 +225,7 @@ def _audio(path: Path, duration_s: float, sr: int | None = None):
                 sr = aac_rate(c.streams.audio[0].rate)
         sound = load_audio(path, sr=sr)
     except (AudioError, av.FFmpegError, OSError) as e:
-        raise ValueError(str(e).splitlines()[0]) from None
+        raise ValueError(one_line(e)) from None
     return Audio(sound.slice(0.0, duration_s), sr)
 
 
@@ -302,7 +303,7 @@ def export_vexpress(out: str | Path, dest: str | Path, *, statuses: tuple[str, .
             source = clip_source(root, rec)
             filled = _export_clip(source, dest, options, audio_embedder)
         except (OSError, ValueError, KeyError) as e:
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            reason = one_line(e)
             log.warning("export: skipping clip %s: %s", cid, reason)
             result.skipped.append(Skipped(cid, reason))
             if progress is not None:

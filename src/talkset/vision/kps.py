@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkset.errors import TalksetError
+from talkset.errors import TalksetError, one_line
 from talkset.vision.face import NOSE_TIP
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def load_kps(path: str | Path) -> list[np.ndarray]:
                       "an object that is not a numpy float array")
         raise KpsError(f"{path}: refused to unpickle ({detail})") from None
     except (RuntimeError, OSError, EOFError, ValueError) as e:
-        raise KpsError(f"{path}: not a torch.save file ({str(e).splitlines()[0][:200]})") from None
+        raise KpsError(f"{path}: not a torch.save file ({one_line(e)})") from None
     if isinstance(data, torch.Tensor):
         data = list(data.numpy())
     if not isinstance(data, (list, tuple)) or not data:
