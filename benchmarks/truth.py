@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from talkset.curate.verdicts import judge_file
-from talkset.dataset.manifest import Record, load_manifest
+from talkset.dataset.manifest import load_manifest
+from talkset.dataset.records import Record
 from talkset.testing import media_labels
 
 DEFAULT_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"

@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from talkset.errors import TalksetError, one_line
+from talkset.media.probe import open_media
 
 
 class AudioError(TalksetError):
@@ -87,10 +88,7 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         AudioError: the file cannot be opened, has no audio stream, or yields no decodable audio.
     """
     path = Path(path)
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise AudioError(f"{path}: cannot open ({one_line(e)})") from e
+    container = open_media(path, AudioError)
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: no audio stream")

@@ -17,7 +17,7 @@ import numpy as np
 
 from talkset.audio.io import AudioError, load_audio
 from talkset.bench.split import Benchmark
-from talkset.bench.stats import subgroup_stats
+from talkset.bench.stats import pool_stats
 from talkset.errors import one_line
 from talkset.media.probe import ProbeError, probe
 
@@ -164,16 +164,7 @@ def evaluate(bench: Benchmark, pred_dir: str | Path, *, ref_root: str | Path | N
             row["error"] = one_line(e)
             log.warning("%s", row["error"])
         rows.append(row)
-    dimensions = []
-    for dim in bench.dims:
-        for metric, higher in METRICS.items():
-            values: dict[str, list[float]] = {}
-            for group, ids in bench.pools.get(dim, {}).items():
-                wanted = set(ids)
-                values[group] = [r[metric] for r in rows if r["id"] in wanted and r.get(metric) is not None]
-            if any(values.values()):
-                dimensions.append(subgroup_stats(values, dim=dim, metric=metric, higher_is_better=higher,
-                                                 n_boot=n_boot, seed=seed).to_dict())
+    dimensions = pool_stats(rows, bench.pools, bench.dims, METRICS, n_boot=n_boot, seed=seed)
     dataset = {"fid": _distribution_metric("fid", inception, pairs), "fvd": _distribution_metric("fvd", i3d, pairs)}
     return EvalResult(clips=rows, dimensions=dimensions, dataset=dataset, missing=missing, seed=seed)
 

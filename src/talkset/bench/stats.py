@@ -77,3 +77,20 @@ def subgroup_stats(values: dict[str, list[float]], *, dim: str, metric: str, hig
     glo, ghi = np.percentile(gaps, [lo_q, hi_q])
     return DimensionStat(dim, metric, groups, worst, best, gap, float(min(glo, gap)), float(max(ghi, gap)),
                          higher_is_better)
+
+
+def pool_stats(rows: list[dict], pools: dict[str, dict[str, list[str]]], dims: list[str],
+               metrics: dict[str, bool], *, n_boot: int = 2000, seed: int = 0) -> list[dict]:
+    """``subgroup_stats`` of every metric (name → higher is better) over every dimension's pools of clip ids,
+    from per-clip rows (dicts with ``id`` and the metrics); metrics no clip has are left out."""
+    out = []
+    for dim in dims:
+        for metric, higher in metrics.items():
+            values: dict[str, list[float]] = {}
+            for group, ids in pools.get(dim, {}).items():
+                wanted = set(ids)
+                values[group] = [r[metric] for r in rows if r["id"] in wanted and r.get(metric) is not None]
+            if any(values.values()):
+                out.append(subgroup_stats(values, dim=dim, metric=metric, higher_is_better=higher,
+                                          n_boot=n_boot, seed=seed).to_dict())
+    return out

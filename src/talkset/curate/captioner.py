@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import CLIP, KEPT, ManifestError, Record, load_manifest
+from talkset.dataset.manifest import ManifestError, load_manifest
+from talkset.dataset.records import CLIP, KEPT, Record
 from talkset.errors import TalksetError, one_line
 from talkset.files import atomic_write_json
 

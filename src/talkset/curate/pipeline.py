@@ -29,7 +29,8 @@ from talkset.curate.scores.quality import quality_score
 from talkset.curate.scores.sync import SyncAudio, sync_score
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
 from talkset.curate.thresholds import apply
-from talkset.dataset.manifest import (
+from talkset.dataset.manifest import clip_id_for, printable_path, video_id_for
+from talkset.dataset.records import (
     CLIP,
     FAILED,
     KEPT,
@@ -42,9 +43,6 @@ from talkset.dataset.manifest import (
     Record,
     Scores,
     Span,
-    clip_id_for,
-    printable_path,
-    video_id_for,
 )
 from talkset.errors import one_line
 from talkset.media.cut import ClipWriteError, write_clip

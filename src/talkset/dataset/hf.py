@@ -18,13 +18,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import KEPT
+from talkset.dataset.records import KEPT
 from talkset.dataset.webdataset import (
     DEFAULT_SHARD_SAMPLES,
     ExportError,
     ExportResult,
     Skipped,
     load_manifest,
+    media_files,
     resolve,
     select_clips,
 )
@@ -71,12 +72,7 @@ def row_from_record(root: Path, rec: dict[str, Any], with_bytes: bool = True) ->
     Raises:
         ValueError: a missing video, audio or annotation file.
     """
-    video = resolve(root, rec.get("video-path"))
-    if video is None or not video.is_file():
-        raise ValueError(f"missing video file {video}")
-    audio = resolve(root, rec.get("audio-path"))
-    if audio is not None and not audio.is_file():
-        raise ValueError(f"missing audio file {audio}")
+    video, audio = media_files(root, rec)
     ann = rec.get("annotations") or {}
     kps = resolve(root, ann.get("keypoints"))
     if kps is not None and not kps.is_file():

@@ -14,21 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.records import (  # noqa: F401
-    CLIP,
-    FAILED,
-    KEPT,
-    REJECTED,
-    SOURCE,
-    SUBGROUPS,
-    UNUSABLE,
-    Annotations,
-    Metadata,
-    Reason,
-    Record,
-    Scores,
-    Span,
-)
+from talkset.dataset.records import Record
 from talkset.errors import TalksetError, one_line
 
 

@@ -29,17 +29,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import (
-    CLIP,
-    KEPT,
-    Annotations,
-    ManifestError,
-    Metadata,
-    Record,
-    Scores,
-    Span,
-    write_manifest,
-)
+from talkset.dataset.manifest import ManifestError, write_manifest
+from talkset.dataset.records import CLIP, KEPT, Annotations, Metadata, Record, Scores, Span
 from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
 from talkset.files import atomic_write_bytes
 

@@ -50,8 +50,16 @@ from typing import Any
 import numpy as np
 
 from talkset.dataset.facecrop import CROP_SIZE, Crop, cropped_frames, face_crop, frame_schedule
-from talkset.dataset.manifest import KEPT
-from talkset.dataset.webdataset import ExportError, ExportResult, Skipped, load_manifest, resolve, select_clips
+from talkset.dataset.records import KEPT
+from talkset.dataset.webdataset import (
+    ExportError,
+    ExportResult,
+    Skipped,
+    load_manifest,
+    media_files,
+    resolve,
+    select_clips,
+)
 from talkset.errors import one_line
 from talkset.files import atomic_file, atomic_write_bytes
 from talkset.vision.face import MOUTH_CORNER_L, MOUTH_CORNER_R
@@ -94,12 +102,7 @@ def clip_source(root: Path, rec: dict[str, Any]) -> ClipSource:
     cid = rec["id"]
     if "/" in cid or cid in (".", ".."):
         raise ValueError(f"clip id {cid!r} is not a folder name")
-    video = resolve(root, rec.get("video-path"))
-    if video is None or not video.is_file():
-        raise ValueError(f"missing video file {video}")
-    audio = resolve(root, rec.get("audio-path"))
-    if audio is not None and not audio.is_file():
-        raise ValueError(f"missing audio file {audio}")
+    video, audio = media_files(root, rec)
     ann = resolve(root, (rec.get("annotations") or {}).get("keypoints"))
     if ann is None or not ann.is_file():
         raise ValueError(f"no annotation npz ({ann or 'annotations.keypoints is null'})")

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from talkset.dataset.manifest import CLIP, KEPT
+from talkset.dataset.manifest import ManifestError
+from talkset.dataset.manifest import load_manifest as read_manifest
+from talkset.dataset.records import CLIP, KEPT
 from talkset.errors import TalksetError
 from talkset.files import atomic_file, atomic_write_json, fsync_dir
 
@@ -58,7 +60,7 @@ class ExportResult:
 
 
 def load_manifest(out: str | Path) -> tuple[Path, list[dict[str, Any]]]:
-    """Reads a curated folder's manifest.
+    """Reads a curated folder's manifest for an export (``talkset.dataset.manifest.load_manifest``, as dicts).
 
     Args:
         out: the output folder of ``talkset curate`` or its manifest.json.
@@ -67,21 +69,30 @@ def load_manifest(out: str | Path) -> tuple[Path, list[dict[str, Any]]]:
         The folder the records' paths are relative to, and the records.
 
     Raises:
-        ExportError: no manifest, unreadable JSON, or not a list of records with ids.
+        ExportError: no manifest, unreadable JSON, or an entry that is not a record.
     """
     out = Path(out)
     path = out if out.suffix == ".json" and not out.is_dir() else out / "manifest.json"
     try:
-        with open(path, encoding="utf-8") as f:
-            records = json.load(f)
-    except FileNotFoundError:
-        raise ExportError(f"{path}: no manifest (expected the output folder of `talkset curate`)") from None
-    except (OSError, ValueError) as e:
-        raise ExportError(f"{path}: cannot read manifest ({e})") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("id"), str)
-                                                for r in records):
-        raise ExportError(f"{path}: not a manifest (a JSON list of records with ids)")
-    return path.parent, records
+        records = read_manifest(path)
+    except ManifestError as e:
+        raise ExportError(str(e)) from None
+    return path.parent, [r.to_dict() for r in records]
+
+
+def media_files(root: Path, rec: dict[str, Any]) -> tuple[Path, Path | None]:
+    """A record's clip video and audio as paths (audio None when the record has none).
+
+    Raises:
+        ValueError: the video file is missing, or the audio file the record names is.
+    """
+    video = resolve(root, rec.get("video-path"))
+    if video is None or not video.is_file():
+        raise ValueError(f"missing video file {video}")
+    audio = resolve(root, rec.get("audio-path"))
+    if audio is not None and not audio.is_file():
+        raise ValueError(f"missing audio file {audio}")
+    return video, audio
 
 
 def select_clips(records: list[dict[str, Any]], statuses: tuple[str, ...] = (KEPT,)) -> list[dict[str, Any]]:

@@ -152,3 +152,11 @@ def _duration_s(container, vs) -> float:
     if container.duration:
         return container.duration / av.time_base
     return 0.0
+
+
+def open_media(path: Path, error: type[Exception]):
+    """``av.open(path)``, or ``error`` with one line naming the file and why it cannot be opened."""
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
+        raise error(f"{path}: cannot open ({one_line(e)})") from None

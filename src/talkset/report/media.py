@@ -15,6 +15,7 @@ from PIL import Image
 
 from talkset.errors import TalksetError, one_line
 from talkset.media.frames import scaled_size, upright
+from talkset.media.probe import open_media
 
 THUMB_MAX_SIDE = 320
 PREVIEW_MAX_SIDE = 128
@@ -47,10 +48,7 @@ def grab(path: str | Path, start_s: float | None, end_s: float | None, *, previe
     Raises:
         MediaError: the file cannot be opened or has no decodable frame in the span.
     """
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise MediaError(f"{path}: cannot open ({one_line(e)})") from None
+    container = open_media(path, MediaError)
     with container:
         if not container.streams.video:
             raise MediaError(f"{path}: no video stream")

@@ -104,7 +104,7 @@ def evaluate_bench_motion(bench, model_path: str | Path | None, *, ref_root: str
     keypoints is listed in ``missing``.
     """
     from talkset.bench.scoring import EvalResult
-    from talkset.bench.stats import subgroup_stats
+    from talkset.bench.stats import pool_stats
     from talkset.train.model import load_motion_model
 
     model = load_motion_model(model_path) if model_path is not None else None
@@ -114,14 +114,5 @@ def evaluate_bench_motion(bench, model_path: str | Path | None, *, ref_root: str
     srcs = [by_id[i] for i in wanted if i in by_id]
     missing = [i for i in wanted if i not in by_id]
     rows = score_sources(srcs, model, rules=rules, dims=bench.dims, progress=progress)
-    dimensions = []
-    for dim in bench.dims:
-        for metric, higher in MOTION_METRICS.items():
-            values: dict[str, list[float]] = {}
-            for group, ids in bench.pools.get(dim, {}).items():
-                keep = set(ids)
-                values[group] = [r[metric] for r in rows if r["id"] in keep and r.get(metric) is not None]
-            if any(values.values()):
-                dimensions.append(subgroup_stats(values, dim=dim, metric=metric, higher_is_better=higher,
-                                                 n_boot=n_boot, seed=seed).to_dict())
+    dimensions = pool_stats(rows, bench.pools, bench.dims, MOTION_METRICS, n_boot=n_boot, seed=seed)
     return EvalResult(clips=rows, dimensions=dimensions, dataset={}, missing=missing, seed=seed)
