@@ -133,7 +133,7 @@ def write_rgb_video(path, frames, fps: int = 25, pts: list[int] | None = None, t
 
 
 # Files outside calibration/ and what their README says they are.
-MEDIA_LABELS = {
+MEDIA_LABELS: dict[str, dict[str, Any]] = {
     "edge/man_eating_music_nospeech_512.mp4": {"label": "reject", "cause": {"segment", "sync", "no clear peak"}},
     "edge/woman_music_lips_unsynced_512.mp4": {"label": "reject", "cause": {"sync", "no clear peak", "segment"}},
     # A performer at a microphone between audience shots: anything kept must come from the performer's shot.

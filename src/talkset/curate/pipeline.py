@@ -228,8 +228,8 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     try:
         info, records, audio, extra = analyse_video(job, config, backends, _throttled(store, job.video_id))
     except (ProbeError, AudioError, av.FFmpegError) as e:
-        reason = one_line(e, 1000) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({one_line(e)})"
-        outcome.failed = commit_failure(store, job, _unusable(reason), retry=False)
+        why = one_line(e, 1000) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({one_line(e)})"
+        outcome.failed = commit_failure(store, job, _unusable(why), retry=False)
         return outcome
     outcome.duration_s = info.duration_s
     outcome.stage_seconds = extra["seconds"]
@@ -250,7 +250,7 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
                 rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
     outcome.stage_seconds["write"] = time.perf_counter() - tic
     tic = time.perf_counter()
-    embeddings = {}
+    embeddings: dict[str, list[float]] = {}
     for rec in kept:
         if rec.video_path is not None:
             annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
