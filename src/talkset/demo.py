@@ -215,7 +215,7 @@ def _portrait_frame(mouth: MouthWarper, opening: float, framing: tuple[float, fl
     """Frame the (possibly talking) portrait for time `t`."""
     zoom, sx, sy = framing
     angle, dx, dy = _head_pose(t, phases)
-    m = cv2.getRotationMatrix2D((sx, sy), angle, zoom)
+    m = np.asarray(cv2.getRotationMatrix2D((sx, sy), angle, zoom), np.float64)  # already float64: no copy
     m[:, 2] += (SIZE / 2 - sx + dx, SIZE / 2 - sy + dy)
     return cv2.warpAffine(mouth(opening), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT_101)

@@ -149,7 +149,7 @@ def tiny_wav2vec2(folder: str | Path, hidden: int = 768, seed: int = 0) -> Path:
 
 
 # Files outside calibration/ and what their README says they are.
-MEDIA_LABELS = {
+MEDIA_LABELS: dict[str, dict[str, Any]] = {
     "edge/man_eating_music_nospeech_512.mp4": {"label": "reject", "cause": {"segment", "sync", "no clear peak"}},
     "edge/woman_music_lips_unsynced_512.mp4": {"label": "reject", "cause": {"sync", "no clear peak", "segment"}},
     # A performer at a microphone between audience shots: anything kept must come from the performer's shot.

@@ -106,6 +106,7 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
                         # resampler holds, then start the next piece at its own time.
                         placer.add(_drain(resampler.resample(None)))
                         resampler = av.AudioResampler(format="fltp", layout=None, rate=sr)
+                        assert t is not None  # needs_restart is only true for a timestamped frame
                         placer.restart(t)
                     elif placer.start_s is None:
                         placer.restart(t if t is not None else _stream_start_s(stream))

@@ -148,9 +148,13 @@ class MotionConsumer:
         self._diag = float(np.hypot(*gray.shape))
 
     def _track(self, gray: np.ndarray) -> None:
+        assert self._prev is not None and self._pts is not None  # process_frame tracks only after a seed
         p0 = self._pts.reshape(-1, 1, 2)
-        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, gray, p0, None, winSize=(15, 15), maxLevel=2)
-        p0r, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self._prev, p1, None, winSize=(15, 15), maxLevel=2)
+        # ignored: OpenCV's stubs demand an array for nextPts, but None (OpenCV allocates it) is valid
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, gray, p0, None,  # type: ignore[call-overload]
+                                             winSize=(15, 15), maxLevel=2)
+        p0r, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self._prev, p1, None,  # type: ignore[call-overload]
+                                               winSize=(15, 15), maxLevel=2)
         ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((p0 - p0r).reshape(-1, 2), axis=1) < 1.0)
         a, b = p0.reshape(-1, 2)[ok], p1.reshape(-1, 2)[ok]
         if len(a) >= 6:
@@ -160,7 +164,7 @@ class MotionConsumer:
         self._pts = b
 
     def _close_window(self, t: float) -> None:
-        if self._prev is not None and self._seeded and t > self._t0:
+        if self._prev is not None and self._pts is not None and self._seeded and t > self._t0:
             survival = 100.0 * len(self._pts) / self._seeded
             camera = 100.0 * self._shift / self._diag / (t - self._t0)
             self.rows.append((self._t0, t, survival, camera))

@@ -79,17 +79,23 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
     for model in (mesher, body_model, hand_model):
         if model is not None:
             model.reset()
-    times, faces, boxes, bodies, hands, hand_scores = [], [], [], [], [], []
+    times: list[float] = []
+    faces, boxes, bodies, hands, hand_scores = [], [], [], [], []
     luma = np.zeros(3)  # count, sum, sum of squares of face-box luminance: the facts need mean and spread
     shots: list[str | None] = []
     with av.open(str(clip_path)) as container:
         stream = container.streams.video[0]
+        assert stream.time_base is not None  # PyAV gives None only for a 0/0 time base, which no demuxer leaves
         width, height = stream.codec_context.width, stream.codec_context.height
         ww, wh = scaled_size(width, height, work_max_side)
         scale = np.float32(width / ww)
         first_pts = None
         for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else len(times) / float(stream.average_rate)
+            if frame.pts is not None:
+                t = float(frame.pts * stream.time_base)
+            else:
+                assert stream.average_rate is not None  # curate writes its clips at a constant frame rate
+                t = len(times) / float(stream.average_rate)
             first_pts = t if first_pts is None else first_pts
             times.append(t - first_pts)
             rgb = frame.to_ndarray(format="rgb24", width=ww, height=wh)
@@ -130,7 +136,7 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
     pose = np.full((n, 3), np.nan, np.float32)
     for i in np.flatnonzero(has_face):
         pose[i] = head_pose(face_arr[i])
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "t": np.array(times, np.float64),
         "size": np.array([width, height], np.int32),
         "face": face_arr.astype(np.float16),

@@ -36,7 +36,7 @@ class Clip:
 def real_files(media: Path) -> list[tuple[Path, Path | None, bool]]:
     """(video, separate audio or None, from the calibration set) of every real talking clip."""
     truth = json.loads((media / "calibration/truth.json").read_text())
-    files = [(media / "calibration" / e["file"], None, True) for e in truth if e["label"] == "keep"]
+    files: list[tuple[Path, Path | None, bool]] = [(media / "calibration" / e["file"], None, True) for e in truth if e["label"] == "keep"]
     for f in sorted((media / "talking").glob("*.mp4")):
         wav = f.with_suffix(".wav")
         files.append((f, wav if wav.is_file() else None, False))

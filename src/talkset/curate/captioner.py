@@ -284,7 +284,7 @@ def _caption_one(out: Path, rec: Record, endpoint: _Endpoint, frames: int,
         images = sample_frames(video, frames)
         request = build_request(endpoint.model, facts, images)
         answer = _post(endpoint, request, rec.id)
-        caption = parse_caption(answer)
+        caption: dict[str, Any] = dict(parse_caption(answer))
         caption.update(clip_id=rec.id, model=endpoint.model, base_url=endpoint.public_base_url,
                        created=datetime.now(UTC).isoformat(timespec="seconds"), frames=len(images),
                        facts=facts)
@@ -303,7 +303,7 @@ def clip_facts(out: Path, rec: Record) -> dict[str, Any]:
     """What curate measured on a clip, as sent to the model (and stored in the caption file)."""
     meta, scores, ann = rec.metadata, rec.scores, rec.annotations
     head, sync = scores.head_detail, scores.sync
-    facts = {
+    facts: dict[str, Any] = {
         "clip_id": rec.id,
         "duration_s": meta.duration,
         "resolution": meta.resolution,
@@ -368,10 +368,12 @@ def sample_frames(video: Path, n: int, max_side: int = 512, quality: int = 85) -
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame threads: most of the cost is decoding up to the last pick
+            assert stream.time_base is not None  # PyAV gives None only for a 0/0 time base, which no demuxer leaves
             duration = _duration_s(container, stream)
             start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
             targets = [start + (i + 0.5) * duration / n for i in range(n)]
-            picked, last = [], None
+            picked: list[av.VideoFrame] = []
+            last: av.VideoFrame | None = None
             for frame in container.decode(stream):
                 t = frame.time if frame.time is not None else start
                 while len(picked) < n and t + 1e-6 >= targets[len(picked)]:

@@ -233,8 +233,8 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     try:
         info, records, audio, extra = analyse_video(job, config, backends, _throttled(store, job.video_id))
     except (ProbeError, AudioError, av.FFmpegError) as e:
-        reason = one_line(e, 1000) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({one_line(e)})"
-        outcome.failed = commit_failure(store, job, _unusable(reason), retry=False)
+        why = one_line(e, 1000) if not isinstance(e, av.FFmpegError) else f"{job.path}: decoding failed ({one_line(e)})"
+        outcome.failed = commit_failure(store, job, _unusable(why), retry=False)
         return outcome
     outcome.duration_s = info.duration_s
     outcome.stage_seconds = extra["seconds"]

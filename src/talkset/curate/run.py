@@ -248,7 +248,9 @@ def speaker_ids(store: OutputStore, max_distance: float) -> dict[str, str]:
     its first clip (``spk-`` and a hash of that clip's id), so a source that fails or is added later does
     not rename the other speakers.
     """
-    ids, centroids, counts = [], [], []
+    ids: list[str] = []
+    centroids: list[np.ndarray] = []
+    counts: list[int] = []
     out: dict[str, str] = {}
     for part in store.iter_parts():
         for clip_id, vector in sorted((part.get("embeddings") or {}).items()):

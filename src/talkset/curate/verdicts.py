@@ -80,7 +80,7 @@ def judge_file(label: Label, records: list[Record], max_abs_offset_frames: int) 
         named = "/".join(sorted(label.causes)) if label.causes else ", ".join(causes)
         return Verdict(label.file, label.label, right, ("rejected for " if right else "rejected, not for ") + named,
                        causes)
-    spans = [tuple(s) for s in label.talking_spans]
+    spans = [(a, b) for a, b in label.talking_spans]
     kept_s = sum(r.source.end - r.source.start for r in kept)
     inside = sum(_overlap((r.source.start, r.source.end), spans) for r in kept)
     talk = sum(b - a for a, b in spans)

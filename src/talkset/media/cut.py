@@ -5,6 +5,7 @@ import math
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import overload
 
 import av
 import numpy as np
@@ -99,6 +100,7 @@ def write_clip(
         vstream = vin.streams.video[0]
         vstream.thread_type = "AUTO"  # frame threads: decoding dominates the run time
 
+        ain: av.container.InputContainer | None
         if audio_path is not None:
             audio_src = Path(audio_path)
             ain = _open_input(audio_src)
@@ -167,6 +169,7 @@ def _write(
 
             def mux_video(frame: av.VideoFrame | None) -> None:
                 if frame is not None:
+                    assert frame.pts is not None  # _video_frames sets every frame's pts
                     durations[frame.pts] = frame.duration
                 for packet in venc.encode(frame):
                     packet.duration = durations.pop(packet.pts, packet.duration)
@@ -176,10 +179,12 @@ def _write(
             vnext: av.VideoFrame | None = first
             anext = next(chunks, None)
             while vnext is not None or anext is not None:
-                if anext is None or (vnext is not None and vnext.time <= anext.time):
+                # _audio_chunks sets every chunk's pts and time base, so its time is never None
+                if anext is None or (vnext is not None and vnext.time <= _time(anext)):
                     mux_video(vnext)
                     vnext = next(frames, None)
                 else:
+                    assert aenc is not None  # chunks is empty without an audio encoder
                     out.mux(aenc.encode(anext))
                     anext = next(chunks, None)
             mux_video(None)
@@ -187,10 +192,23 @@ def _write(
                 out.mux(aenc.encode(None))
 
 
+def _time(frame: av.AudioFrame) -> float:
+    """``frame.time`` of a frame that has a pts."""
+    t = frame.time
+    assert t is not None
+    return t
+
+
+def _time_base(stream: av.stream.Stream) -> Fraction:
+    tb = stream.time_base
+    assert tb is not None  # PyAV gives None only for a 0/0 time base, which no demuxer leaves
+    return tb
+
+
 def _seek(
     container: av.container.InputContainer, stream: av.stream.Stream, time_s: float, path: Path
 ) -> None:
-    target = math.floor(Fraction(time_s) / stream.time_base) if time_s > 0 else 0
+    target = math.floor(Fraction(time_s) / _time_base(stream)) if time_s > 0 else 0
     try:
         container.seek(target, stream=stream, backward=True)
     except av.FFmpegError:
@@ -211,7 +229,7 @@ def _video_frames(
     quarter_turns: int,
 ) -> Iterator[av.VideoFrame]:
     """Yield upright, even-sized yuv420p frames of the span with output pts set."""
-    tb = stream.time_base
+    tb = _time_base(stream)
     offset = math.floor(Fraction(start_s) / tb)
     end_ticks = math.floor(Fraction(end_s) / tb) - offset
 
@@ -240,6 +258,7 @@ def _video_frames(
             continue
         if t >= end_s:
             break  # decoder output is in presentation order: nothing later fits
+        assert frame.pts is not None  # it has a time
         # Pin the first frame to 0 so audio and video both start at the clip's start;
         # later frames keep their exact offset from start_s, which keeps lip sync.
         pts = 0 if pending is None else max(frame.pts - offset, last_pts + 1)
@@ -247,13 +266,13 @@ def _video_frames(
         upright.pts = pts
         upright.time_base = tb
         if pending is not None:
-            pending.duration = interval = pts - pending.pts
+            pending.duration = interval = pts - last_pts  # last_pts is pending's pts
             yield pending
         pending, last_pts, src_duration = upright, pts, frame.duration or 0
     if pending is not None:
         # The last frame lasts as in the source (or as its predecessor), cut at end_s.
         fallback = src_duration or interval or 1
-        pending.duration = max(1, min(fallback, end_ticks - pending.pts))
+        pending.duration = max(1, min(fallback, end_ticks - last_pts))  # last_pts is pending's pts
         yield pending
 
 
@@ -262,9 +281,24 @@ def _chain(head: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av.Vi
     yield from rest
 
 
+@overload
 def _decode(
-    container: av.container.InputContainer, stream: av.stream.Stream, path: Path
-) -> Iterator[av.Frame]:
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
+) -> Iterator[av.VideoFrame]: ...
+
+
+@overload
+def _decode(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, path: Path
+) -> Iterator[av.AudioFrame]: ...
+
+
+# The return type is what PyAV's stubs give decode() for a stream of either kind; the overloads above say which.
+def _decode(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream | av.audio.stream.AudioStream,
+    path: Path,
+) -> Iterator[av.VideoFrame | av.AudioFrame | av.subtitles.subtitle.SubtitleSet]:
     try:
         yield from container.decode(stream)
     except av.FFmpegError as exc:
@@ -288,7 +322,7 @@ def _upright(frame: av.VideoFrame, quarter_turns: int) -> av.VideoFrame:
         return av.VideoFrame.from_ndarray(packed, format="yuv420p")
     # Odd sides cannot be split into 2x2 chroma blocks, so crop in RGB and let
     # swscale build the 4:2:0 planes.
-    rgb = frame.to_ndarray(format="rgb24")[: h - h % 2, : w - w % 2]
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")[: h - h % 2, : w - w % 2]
     rgb = np.ascontiguousarray(np.rot90(rgb, quarter_turns))
     return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
 
@@ -336,7 +370,8 @@ def _audio_chunks(
     def place(out: av.AudioFrame) -> np.ndarray:
         """Trim/pad one resampled frame to its place in the output timeline."""
         nonlocal written, expected
-        pos = round(out.time * rate) if out.pts is not None and out.time_base else expected
+        t = out.time  # None exactly when pts is None
+        pos = round(t * rate) if t is not None and out.time_base else expected
         if pos is None:
             pos = first_sample  # untimed input: assume it starts on the container's 0
         if expected is not None and abs(pos - expected) <= _AUDIO_JITTER:

@@ -306,7 +306,7 @@ def distributions(records: list[Record], poses: dict[str, list[float]]) -> list[
          plots.histogram(*split(lambda r: r.scores.sync and r.scores.sync.confidence))),
     ]
     for i, name in enumerate(("pitch", "yaw", "roll")):
-        values = split(lambda r, i=i: (poses.get(r.id) or [None] * 3)[i])
+        values = split(lambda r, i=i: (poses.get(r.id) or (None, None, None))[i])
         charts.append((f"head-{name}", f"Head {name} (median per clip, °)",
                        plots.histogram(*values, unit="°") if any(v is not None for v in values[0] + values[1])
                        else '<p class="note">no keypoint annotations</p>'))

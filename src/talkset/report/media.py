@@ -54,6 +54,7 @@ def grab(path: str | Path, start_s: float | None, end_s: float | None, *, previe
             raise MediaError(f"{path}: no video stream")
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
+        assert vs.time_base is not None  # PyAV gives None only for a 0/0 time base, which no demuxer leaves
         origin = float(vs.start_time * vs.time_base) if vs.start_time is not None else 0.0
         start = origin if start_s is None else start_s
         if end_s is None:
@@ -142,7 +143,7 @@ def keypoints_at(npz_path: str | Path, t_s: float) -> FramePoints:
     try:
         with np.load(npz_path) as z:
             t = np.asarray(z["t"], dtype=np.float64)
-            size = tuple(int(v) for v in z["size"][:2])
+            size = (int(z["size"][0]), int(z["size"][1]))
             if not len(t):
                 raise MediaError(f"{npz_path}: no frames")
             i = int(np.argmin(np.abs(t - t_s)))
@@ -157,7 +158,8 @@ def keypoints_at(npz_path: str | Path, t_s: float) -> FramePoints:
                 hp = np.asarray(z["head_pose"], dtype=np.float64)
                 ok = np.isfinite(hp).all(axis=1)
                 if ok.any():
-                    pose = tuple(float(v) for v in np.median(hp[ok], axis=0))
+                    pitch, yaw, roll = (float(v) for v in np.median(hp[ok], axis=0))
+                    pose = (pitch, yaw, roll)
     except (OSError, KeyError, ValueError, IndexError) as e:
         raise MediaError(f"{npz_path}: unreadable annotations ({one_line(e)})") from None
     return FramePoints(size, float(t[i]), face, body, hands, pose)

@@ -11,6 +11,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class FaceDetector:
 
     def __init__(self, min_confidence: float = 0.5):
         self.min_confidence = min_confidence
-        self._models = None
+        self._models: list[Any] | None = None  # mediapipe FaceDetection solutions (mediapipe is untyped)
 
     def __call__(self, rgb: np.ndarray) -> list[FaceBox]:
         """Faces in ``rgb`` (RGB uint8), largest first."""
@@ -147,7 +148,7 @@ class FaceMesher:
         self.tracking = tracking
         self.refine = refine
         self.crop_scale = crop_scale
-        self._model = None
+        self._model: Any | None = None  # a mediapipe FaceMesh solution (mediapipe is untyped)
         self._crop: tuple[int, int, int, int] | None = None
 
     def __call__(self, rgb: np.ndarray, box: FaceBox | None) -> np.ndarray | None:

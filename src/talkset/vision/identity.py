@@ -9,7 +9,7 @@ the threshold dlib's model was tuned for (99.38 % on LFW).
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -50,9 +50,10 @@ class FaceEmbedder:
         self.landmarks = landmarks
         self.num_jitters = num_jitters
         self._mp: FaceDetector | None = FaceDetector() if detector == "mediapipe" else None
-        self._dlib_detector = None
-        self._predictor = None
-        self._encoder = None
+        # dlib objects (dlib is untyped), set by _load
+        self._dlib_detector: Any | None = None
+        self._predictor: Any | None = None
+        self._encoder: Any | None = None
 
     def _load(self) -> None:
         if self._encoder is not None:
@@ -70,6 +71,7 @@ class FaceEmbedder:
         if self._mp is not None:
             return self._mp(rgb)
         self._load()
+        assert self._dlib_detector is not None  # no mediapipe detector: detector == "dlib", so _load made one
         rects = self._dlib_detector(rgb, 1)  # one upsampling: finds faces down to about 40 px
         boxes = [FaceBox(r.left(), r.top(), r.right(), r.bottom(), 1.0) for r in rects]
         return sorted(boxes, key=lambda b: -b.area)
@@ -96,6 +98,7 @@ class FaceEmbedder:
         import dlib
 
         self._load()
+        assert self._predictor is not None and self._encoder is not None
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
         shape = self._predictor(img, _dlib_rect(box, img.shape[1], img.shape[0]))
         # Aligns the 150x150 chip with padding 0.25 (dlib's standard) from the landmarks, then runs the ResNet.

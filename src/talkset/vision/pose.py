@@ -5,6 +5,8 @@ They run in tracking mode, so one instance follows one clip; ``reset`` before th
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # mediapipe pose landmark indices
@@ -17,7 +19,7 @@ class BodyPoser:
 
     def __init__(self, min_confidence: float = 0.5):
         self.min_confidence = min_confidence
-        self._model = None
+        self._model: Any | None = None  # a mediapipe solution (mediapipe is untyped)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         if self._model is None:
@@ -44,7 +46,7 @@ class HandPoser:
 
     def __init__(self, min_confidence: float = 0.5):
         self.min_confidence = min_confidence
-        self._model = None
+        self._model: Any | None = None  # a mediapipe solution (mediapipe is untyped)
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._model is None:

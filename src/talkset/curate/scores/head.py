@@ -55,9 +55,13 @@ def head_detail(faces: dict[str, np.ndarray], detections: dict[str, np.ndarray],
     orientation = [100 - (100 / 180) * float(np.linalg.norm(p)) if p is not None else 0.0 for p in poses]
     movement, rotation = [], []
     for a, b, pa, pb in zip(kps, kps[1:], poses, poses[1:]):
-        both = a is not None and b is not None
-        movement.append(100 - 100 * float(np.linalg.norm(b - a, axis=1).mean()) / min_side if both else 0.0)
-        rotation.append(100 - float(np.linalg.norm(pb - pa)) if both else 0.0)
+        # A sample has both keypoints and a pose or neither (both come from the same meshed frame).
+        if a is not None and b is not None and pa is not None and pb is not None:
+            movement.append(100 - 100 * float(np.linalg.norm(b - a, axis=1).mean()) / min_side)
+            rotation.append(100 - float(np.linalg.norm(pb - pa)))
+        else:
+            movement.append(0.0)
+            rotation.append(0.0)
     if not movement and poses and poses[0] is not None:
         movement = rotation = [100.0]  # a single sample: nothing moved between samples
     return {

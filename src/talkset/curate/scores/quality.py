@@ -129,7 +129,7 @@ def blockiness(gray: np.ndarray) -> float:
 
 
 def _ramp(value: float, low: float | None, high: float | None, log: bool) -> float:
-    if low is None:
+    if low is None or high is None:  # both None: the measure is already 0–100
         return float(value)
     if log:
         value = np.log10(max(value, 1e-9))

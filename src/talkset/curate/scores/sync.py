@@ -27,7 +27,9 @@ which side of a frame boundary a clip's audio happens to fall.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.signal import stft
@@ -190,7 +192,8 @@ def sync_score(mouth_t: np.ndarray, mouth: np.ndarray, audio: SyncAudio, start_s
     if curves is None:
         return dict(NO_MEASUREMENT)
     lags, z = curves
-    combined = sum(VIEW_WEIGHTS[k] * c for k, c in z.items()) / sum(VIEW_WEIGHTS[k] for k in z)
+    # sum() of arrays is an array (typeshed only knows its start value 0 could come back)
+    combined = cast(np.ndarray, sum(VIEW_WEIGHTS[k] * c for k, c in z.items()) / sum(VIEW_WEIGHTS[k] for k in z))
     best = int(np.argmax(combined))
     lag = float(lags[best]) + _parabola(combined, best)
     offset_s = lag / fps - lead_s
@@ -236,14 +239,19 @@ def sync_curves(mouth_t: np.ndarray, mouth: np.ndarray, audio: SyncAudio, start_
 
     lags = np.arange(-max_lag, max_lag + 1)
     rotations = _rotations(n, null_min_s * fps)
-    views = {"cca": _ViewCCA(v[:, :3]), "f1": _ViewSigned(_standard(v) @ OPENING_F1, F1_INDEX)}
-    if jaw is not None and np.ptp(audio.jaw[sel]) > 0:
+    views: dict[str, Callable[[np.ndarray], float]] = {
+        "cca": _ViewCCA(v[:, :3]), "f1": _ViewSigned(_standard(v) @ OPENING_F1, F1_INDEX)}
+    if jaw is not None and audio.jaw is not None and np.ptp(audio.jaw[sel]) > 0:
         views["phones"] = _ViewSigned(_standard(v) @ OPENING_JAW, None)
     z = {}
     for name, view in views.items():
-        feats = jaw[:, None] if name == "phones" else bands
+        if name == "phones":
+            assert jaw is not None  # the phones view exists only with a jaw signal
+            feats = jaw[:, None]
+        else:
+            feats = bands
 
-        def at_lag(lag: float, feats=feats) -> np.ndarray:
+        def at_lag(lag: float | np.integer, feats: np.ndarray = feats) -> np.ndarray:
             shifted = grid + lag / fps
             return np.stack([np.interp(shifted, at, feats[:, k]) for k in range(feats.shape[1])], axis=1)
 
