@@ -205,12 +205,12 @@ def media_digests(path: Path) -> dict[str, str]:
     digests = {"file": hashlib.sha1(Path(path).read_bytes()).hexdigest()}
     video, audio = hashlib.sha1(), hashlib.sha1()
     with av.open(str(path)) as container:
-        for packet in container.demux():
-            if packet.stream.type == "audio" and packet.size:
+        for frame in container.decode(video=0):
+            video.update(frame.to_ndarray(format="yuv420p").tobytes())
+    with av.open(str(path)) as container:
+        for packet in container.demux(audio=0) if container.streams.audio else ():
+            if packet.size:
                 audio.update(bytes(packet))
-            elif packet.stream.type == "video":
-                for frame in packet.decode():
-                    video.update(frame.to_ndarray(format="yuv420p").tobytes())
     digests.update(video=video.hexdigest(), audio=audio.hexdigest())
     return digests
 
@@ -303,7 +303,7 @@ def synthetic_motion_folder(folder, *, speakers: int = 4, clips_per_speaker: int
             arrays = {"t": t, "size": np.array([2000, 2000], np.int32), "face": faces.astype(np.float16),
                       "face_box": np.zeros((frames, 4), np.float32),
                       "head_pose": np.array([head_pose(f) for f in faces], np.float32)}
-            np.savez_compressed(folder / "annotations" / f"{clip_id}.npz", **arrays)
+            np.savez_compressed(folder / "annotations" / f"{clip_id}.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds oddly
             records.append({"id": clip_id, "video-id": f"spk{s}-video", "type": "clip", "status": "kept",
                             "video-path": f"clips/{clip_id}.mp4", "audio-path": f"clips/{clip_id}.wav",
                             "metadata": {"speaker_id": f"spk{s}", "language": languages[s % len(languages)],

@@ -79,7 +79,7 @@ def photo_clip(tmp_path_factory, media):
     np.savez_compressed(out / "annotations/p-0000.npz", size=np.array([SIDE, SIDE], np.int32), face=face,
                         t=np.arange(N_FRAMES) / FPS, head_pose=pose)
     rec = {"id": "p-0000", "type": "clip", "status": "kept", "video-path": "clips/p-0000.mp4",
-           "audio-path": "clips/p-0000.wav",
+           "audio-path": "clips/p-0000.wav", "source": {"path": "/x/p.mp4", "start": 0.0, "end": N_FRAMES / FPS},
            "metadata": {"resolution": f"{SIDE}x{SIDE}", "fps": float(FPS), "duration": N_FRAMES / FPS,
                         "language": "en", "gender": "female", "age_group": None, "ethnicity": None,
                         "speaker_id": "spk-1"},

@@ -154,7 +154,7 @@ def _duration_s(container, vs) -> float:
     return 0.0
 
 
-def open_media(path: Path, error: type[Exception]):
+def open_media(path: str | Path, error: type[Exception]):
     """``av.open(path)``, or ``error`` with one line naming the file and why it cannot be opened."""
     try:
         return av.open(str(path))

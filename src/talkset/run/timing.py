@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterator
 
 
@@ -11,7 +11,7 @@ class StageTimer:
     """Wall seconds per stage name, summed over calls: ``with timer("vad"): ...`` or ``timer.add("faces", s)``."""
 
     def __init__(self) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
