@@ -164,7 +164,7 @@ def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, see
 
 
 def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, int], fps: float,
-                sound: Audio, crf: int = X264_CRF) -> Path:
+                sound: Audio, crf: int = X264_CRF, preset: str = X264_PRESET) -> Path:
     """Encodes RGB frames (H.264, yuv420p) and mono audio (AAC) into ``out`` through a temporary file.
 
     Args:
@@ -174,6 +174,7 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
         fps: frame rate, frames per second.
         sound: the audio track; its first sample plays with the first frame.
         crf: x264's constant rate factor (lower keeps more detail, in bigger files).
+        preset: x264's speed preset.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +188,7 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
             video.pix_fmt = "yuv420p"
             video.codec_context.time_base = 1 / rate
             # A fixed thread count and CPU code path: the same inputs and seed give the same bytes.
-            video.codec_context.options = {"preset": X264_PRESET, "crf": str(crf),
+            video.codec_context.options = {"preset": preset, "crf": str(crf),
                                            "threads": str(X264_THREADS), **x264_cpu_options()}
             aac = container.add_stream("aac", rate=sound.sr)
             aac.codec_context.layout = "mono"
