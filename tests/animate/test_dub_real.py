@@ -46,12 +46,12 @@ def _excerpt_audio(src: Path, dst: Path, start_s: float, dur_s: float) -> Path:
     return dst
 
 
-def _check_dub(source: Path, speech: Path, out: Path, *, strict_confidence: bool = True) -> dict:
+def _check_dub(source: Path, speech: Path, out: Path) -> dict:
     sync = sync_scores(out, speech, source)
     new, original = sync["new"], sync["original"]
     assert new["offset_frames"] is not None and abs(new["offset_frames"]) <= MAX_ABS_OFFSET, sync
     threshold = Config().thresholds["sync"]["min_confidence"]
-    assert new["confidence"] >= (LOWEST_REAL_CONFIDENCE if strict_confidence else threshold), sync
+    assert new["confidence"] >= LOWEST_REAL_CONFIDENCE, sync
     # The source's own mouth motion does not leak through: its own audio no longer matches.
     max_off = Config().thresholds["sync"]["max_abs_offset_frames"]
     assert (original["offset_frames"] is None or abs(original["offset_frames"]) > max_off
@@ -81,7 +81,7 @@ def test_excerpt_dub_is_synced_to_the_new_speech(excerpt, tmp_path):
     with av.open(str(out)) as c:
         n = sum(1 for _ in c.decode(video=0))
     assert n == math.ceil(load_audio(speech).duration_s * 25 - 1e-9)
-    print(_check_dub(video, speech, out, strict_confidence=False))
+    _check_dub(video, speech, out)  # measured: offset 0, confidence 4.5, original audio 1.2, PSNR 39.4 dB
 
 
 def test_cli_refuses_existing_output_and_answers_bad_input_in_one_line(media, excerpt, tmp_path):
