@@ -375,6 +375,7 @@ class LowerFaceWarp:
         moving = np.abs(self.basis_u).max(axis=0) + np.abs(self.basis_v).max(axis=0) > 1e-4
         self.moving = moving
         self.painter = MouthPainter(reference_rgb, reference_landmarks, rig)
+        self.seam_rgb = np.clip(self.painter.cavity * 1.6, 0, 255).astype(np.float32)  # shadowed lip colour
         self.ring_idx = [i for i in FACE_OVAL]
         self.lips = list(OUTER_UPPER + OUTER_LOWER)
 
@@ -452,8 +453,37 @@ class LowerFaceWarp:
         box = out[y0:y1, x0:x1]
         box[inside > 0] = warped[inside > 0]
         mesh = np.column_stack([target, lm[:, 2]])
-        self.painter.paint(out, mesh, None, than=source_gap, ramp_px=PAINT_RAMP_D * FaceFrame.of(lm).unit_px)
+        ramp = PAINT_RAMP_D * FaceFrame.of(lm).unit_px
+        # An open source mouth stretched a little wider still shows its own teeth and cavity: the paint fades
+        # in over as much extra opening as the source already has, so it does not grey out real teeth.
+        open_ramp = max(ramp, float(np.max(source_gap))) if source_gap is not None else ramp
+        self.painter.paint(out, mesh, None, than=source_gap, ramp_px=open_ramp)
+        if source_gap is not None:
+            self._seam(out, target, source_gap, ramp)
         return out
+
+    def _seam(self, frame: np.ndarray, target: np.ndarray, source_gap: np.ndarray, ramp_px: float) -> None:
+        """Where the mouth closes more than the source's, what was inside it (teeth, tongue) is squeezed into
+        a sliver between the lips: that sliver is shaded as the dark line between touching lips instead."""
+        upper, lower = target[list(INNER_UPPER)], target[list(INNER_LOWER)]
+        closed_by = float((np.maximum(source_gap, 0) - (lower[:, 1] - upper[:, 1])).max())
+        if closed_by < 0.5:
+            return
+        poly = np.concatenate([upper, lower[::-1]])
+        pad = 4
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            return
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+        # A touching-lips line: at least a pixel wide, soft.
+        mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((2, 1), np.uint8)), (0, 0), 0.8)
+        alpha = (mask * np.clip(closed_by / ramp_px, 0, 1))[..., None]
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = np.clip(region + (self.seam_rgb - region) * alpha, 0, 255).astype(np.uint8)
 
     def _map(self, targets: np.ndarray, sources: np.ndarray, box: tuple[int, int, int, int], mesh: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -622,7 +652,10 @@ def dub(video: str | Path, audio: str | Path, out: str | Path, *, fit: str = DEF
         warp = LowerFaceWarp(reader.get(src.reference), src.store[src.reference])
         frames = _dubbed(src, reader, warp, motion, fit, n_out)
         with tqdm(total=n_out, unit="frame", desc="dub", disable=not progress, leave=False) as bar:
-            write_video(out, _counted(frames, bar), src.frame_size, fps, sound, crf=DUB_CRF, preset=DUB_PRESET)
+            try:
+                write_video(out, _counted(frames, bar), src.frame_size, fps, sound, crf=DUB_CRF, preset=DUB_PRESET)
+            except (OSError, av.FFmpegError) as e:
+                raise DubError(f"{out}: cannot write ({one_line(e)})") from None
     finally:
         src.store.close()
     return out
