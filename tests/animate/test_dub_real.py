@@ -121,6 +121,20 @@ def test_frames_without_a_face_pass_through(media, excerpt, tmp_path):
     assert max(float(np.abs(f.astype(int) - g.astype(int)).max()) for f, g in zip(frames[:25], faces)) > 40
 
 
+def test_face_picks_one_of_two(media, excerpt, tmp_path):
+    two = _excerpt_video(media / "calibration" / "negatives" / "n06_two_people_side_by_side.mp4", tmp_path / "two.mp4",
+                         0.0, 1.2)
+    speech = _excerpt_audio(excerpt[1], tmp_path / "s.wav", 0.0, 1.2)
+    out = dub(two, speech, tmp_path / "o.mp4", face=1, language="en", progress=False)
+    with av.open(str(two)) as a, av.open(str(out)) as b:
+        pairs = [(x.to_ndarray(format="rgb24").astype(int), y.to_ndarray(format="rgb24").astype(int))
+                 for x, y in zip(a.decode(video=0), b.decode(video=0))]
+    w = pairs[0][0].shape[1]
+    left = max(np.abs(x[:, : w // 2] - y[:, : w // 2]).mean() for x, y in pairs)
+    right = max(np.abs(x[:, w // 2:] - y[:, w // 2:]).max() for x, y in pairs)
+    assert left < 2.0 and right > 40, (left, right)  # only the right-hand speaker (face 1) is dubbed
+
+
 # ---------------------------------------------------------------------------------------------- slow
 
 
