@@ -184,6 +184,7 @@ class SourceTrack:
         frame_size: (width, height) of the frames, pixels (even).
         fps: the video's average frame rate.
         reference: index of the frame with the most closed mouth (the rig is built on it).
+        store: every frame's mesh (NaN without a face), on disk.
     """
 
     times: np.ndarray
@@ -192,7 +193,7 @@ class SourceTrack:
     frame_size: tuple[int, int]
     fps: float
     reference: int
-    store: "_MeshStore"
+    store: _MeshStore
 
     def __len__(self) -> int:
         return len(self.times)
@@ -372,11 +373,8 @@ class LowerFaceWarp:
         # Blend shapes in the face's own units (D along the eyes and down the face), for any frame's pose.
         self.basis_u = px @ f.ex / f.unit_px
         self.basis_v = px @ f.ey / f.unit_px
-        moving = np.abs(self.basis_u).max(axis=0) + np.abs(self.basis_v).max(axis=0) > 1e-4
-        self.moving = moving
         self.painter = MouthPainter(reference_rgb, reference_landmarks, rig)
         self.seam_rgb = np.clip(self.painter.cavity * 1.6, 0, 255).astype(np.float32)  # shadowed lip colour
-        self.ring_idx = [i for i in FACE_OVAL]
         self.lips = list(OUTER_UPPER + OUTER_LOWER)
 
     def lower_face(self, lm: np.ndarray) -> np.ndarray:
