@@ -421,12 +421,11 @@ class LowerFaceWarp:
         h, w = rgb.shape[:2]
         target = self.targets(lm, delta)
         ring = self.lower_face(lm)
-        src_pts = np.concatenate([lm[:, :2], ring])
-        tgt_pts = np.concatenate([target, ring])
-        # Only points inside the ring may move: what the rig's fall-offs move outside it is held, so every
-        # pixel outside the ring stays the source's.
-        held = ~MplPath(ring).contains_points(lm[:, :2])
-        tgt_pts[: len(lm)][held] = lm[held, :2]
+        # Only mesh points inside the ring take part: pixels outside it are the source's (put back below), so
+        # points there would only add triangles to locate.
+        inner = MplPath(ring).contains_points(lm[:, :2])
+        src_pts = np.concatenate([lm[inner, :2], ring])
+        tgt_pts = np.concatenate([target[inner], ring])
         x0, y0 = np.floor(ring.min(axis=0)).astype(int) - 2
         x1, y1 = np.ceil(ring.max(axis=0)).astype(int) + 2
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
