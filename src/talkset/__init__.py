@@ -6,6 +6,7 @@ Python API (mirrors the CLI)::
     summary = talkset.curate(["raw/"], "out/", workers=2)   # talkset curate raw/ -o out/ -w 2
     talkset.filter("out/", "strict.toml")                    # talkset filter out/ -c strict.toml
     talkset.animate("face.jpg", "speech.wav", "out.mp4")      # talkset animate --image … --audio … -o …
+    talkset.dub("talk.mp4", "new_speech.wav", "dubbed.mp4")  # talkset dub talk.mp4 --audio … -o …
     from talkset.report import build_report; build_report("out/")  # talkset report out/
 """
 from __future__ import annotations
@@ -22,4 +23,11 @@ def filter(out_dir, config):
     return filter_manifest(out_dir, config)
 
 
-__all__ = ["animate", "curate", "filter", "__version__"]
+def dub(video, audio, out, **kwargs):
+    """Re-lip-syncs a talking video to new speech (:func:`talkset.animate.dub.dub`); mirrors `talkset dub`."""
+    from talkset.animate.dub import dub as run_dub
+
+    return run_dub(video, audio, out, **kwargs)
+
+
+__all__ = ["animate", "curate", "dub", "filter", "__version__"]

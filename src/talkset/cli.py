@@ -574,6 +574,34 @@ def animate(
 
 
 @app.command()
+def dub(
+    video: Path = typer.Argument(..., help="The talking video to re-lip-sync (one face, or pick one with --face)."),
+    audio: Path = typer.Option(..., "--audio", help="The new speech (any audio or video file)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (H.264 + AAC, the new speech as its audio)."),
+    fit: str | None = typer.Option(None, help="When speech and video lengths differ: pingpong (play the video "
+                                   "forward then backward), loop, hold (freeze the last frame) or trim (cut the "
+                                   "longer one) [default: pingpong]."),
+    face: int | None = typer.Option(None, "--face", min=0, help="With several faces: the one to dub, counted "
+                                    "from the left from 0."),
+    text: str | None = typer.Option(None, help="Transcript of English speech (forced alignment)."),
+    language: str | None = typer.Option(None, help="Language code of the speech; detected if not given."),
+    motion_model: Path | None = typer.Option(None, "--motion-model", help="A learned audio-to-motion model "
+                                             "(`talkset train`) instead of the rule-based mouth."),
+    seed: int = typer.Option(0, help="The motion is reproducible for a seed."),
+    force: bool = typer.Option(False, help="Replace an existing output file."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Dub a talking video: its mouth and jaw follow new speech; head, eyes and the rest of the frame stay."""
+    from talkset.animate.dub import DEFAULT_FIT
+    from talkset.animate.dub import dub as run_dub
+
+    _setup_logging(False)
+    result = run_dub(video, audio, out, fit=fit or DEFAULT_FIT, face=face, text=text, language=language,
+                     motion_model=motion_model, seed=seed, progress=progress, overwrite=force)
+    typer.echo(f"video: {result}")
+
+
+@app.command()
 def report(
     out: Path = typer.Argument(..., help="An output folder of `talkset curate`."),
     dest: Path | None = typer.Option(None, "--out", "-o", help="Report folder [default: OUT/report]; must be "

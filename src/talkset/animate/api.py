@@ -16,7 +16,7 @@ from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
 from talkset.errors import TalksetError
 from talkset.files import atomic_output
-from talkset.media.encode import AAC_FRAME, aac_rate, add_aac, add_h264
+from talkset.media.encode import AAC_FRAME, X264_CRF, X264_PRESET, aac_rate, add_aac, add_h264, x264_options
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _motion(speech: Audio, renderer: Renderer, *, fps: float, n_frames: int, see
 
 
 def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, int], fps: float,
-                sound: Audio) -> Path:
+                sound: Audio, crf: int = X264_CRF, preset: str = X264_PRESET) -> Path:
     """Encodes RGB frames (H.264, yuv420p) and mono audio (AAC) into ``out`` through a temporary file.
 
     Args:
@@ -185,6 +185,8 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
         frame_size: (width, height) in pixels, both even.
         fps: frame rate, frames per second.
         sound: the audio track; its first sample plays with the first frame.
+        crf: x264's constant rate factor (lower keeps more detail, in bigger files).
+        preset: x264's speed preset.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +194,7 @@ def write_video(out: Path, frames: Iterable[np.ndarray], frame_size: tuple[int, 
     samples = sound.samples
     with atomic_output(out) as part:
         with av.open(str(part), "w", format="mp4") as container:
-            video = add_h264(container, rate, frame_size)
+            video = add_h264(container, rate, frame_size, x264_options(preset, crf))
             video.codec_context.time_base = 1 / rate
             aac = add_aac(container, sound.sr)
             sent = 0  # audio samples encoded so far

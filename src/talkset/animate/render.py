@@ -273,18 +273,31 @@ class MouthPainter:
         rest_rows = rig.mouth_gap_rows(rig.rest_points)
         self.rest_band = (rest_rows[1][:, 1] - rest_rows[0][:, 1]) if rest_rows is not None else 0.0
 
-    def paint(self, frame: np.ndarray, mesh: np.ndarray, targets: np.ndarray) -> None:
+    def paint(self, frame: np.ndarray, mesh: np.ndarray, targets: np.ndarray | None, *,
+              than: np.ndarray | None = None, ramp_px: float = 2.0) -> None:
         """Paints in place into ``frame`` (RGB uint8) for the target ``mesh`` (478, 3) and control points.
 
         A closed portrait mouth gets cavity and teeth inside the inner lips; an open one (its own teeth ride
         with the lips) gets a dark gap between its upper and lower teeth as the jaw opens beyond its rest.
+
+        Args:
+            frame: the warped frame, changed in place.
+            mesh: (478, 3) target mesh.
+            targets: the rig's target control points (for an open portrait mouth's teeth rows).
+            than: the mouth the frame was warped from (a dub's source frame): its inner-lip gaps (pixels,
+                ``INNER_UPPER`` to ``INNER_LOWER`` order); cavity and teeth fade in only as far as the target
+                opens wider than these.
+            ramp_px: extra opening, pixels, over which the paint fades in.
         """
-        rows = self.rig.mouth_gap_rows(targets)
+        rows = None if than is not None else self.rig.mouth_gap_rows(targets)
         teeth = rows is None
         upper, lower = rows if rows is not None else (mesh[list(INNER_UPPER), :2], mesh[list(INNER_LOWER), :2])
         gaps = lower[:, 1] - upper[:, 1]
-        # How much wider than the portrait's own mouth (0 for a closed one), pixels.
-        opened = float(gaps.max()) if teeth else float((gaps - self.rest_band).max())
+        # How much wider than the portrait's (or the source frame's) own mouth (0 for a closed one), pixels.
+        if than is not None:
+            opened = float((gaps - np.maximum(than, 0)).max())
+        else:
+            opened = float(gaps.max()) if teeth else float((gaps - self.rest_band).max())
         if opened < 0.5:
             return
         pad = int(3 * self.feather) + 3
@@ -333,6 +346,6 @@ class MouthPainter:
         if teeth:
             img = img + (self.teeth * teeth_shade - img) * upper_teeth[..., None]
             img = img + (self.teeth * 0.8 * teeth_shade - img) * lower_teeth[..., None]
-        alpha = cv2.GaussianBlur(inside, (0, 0), self.feather)[..., None] * np.clip(opened / 2.0, 0, 1)
+        alpha = cv2.GaussianBlur(inside, (0, 0), self.feather)[..., None] * np.clip(opened / ramp_px, 0, 1)
         region = frame[y0:y1, x0:x1].astype(np.float32)
         frame[y0:y1, x0:x1] = np.clip(region + (img - region) * alpha, 0, 255).astype(np.uint8)

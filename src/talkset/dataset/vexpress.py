@@ -218,7 +218,7 @@ def _audio(path: Path, duration_s: float, sr: int | None = None):
     import av
 
     from talkset.audio.io import Audio, AudioError, load_audio
-    from talkset.media.cut import aac_rate
+    from talkset.media.encode import aac_rate
 
     try:
         if sr is None:
