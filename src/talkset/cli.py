@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import typer
 from typer.core import TyperGroup
@@ -106,7 +107,8 @@ def curate(
     elif ray_address:
         raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
     with _clear_errors():
-        summary = run_curate(inputs, out, config=_load_config(config), workers=workers, executor=runner,
+        # curate() only reads the list (its list[str | Path] parameter does not take a list[Path] as typed)
+        summary = run_curate(cast("list[str | Path]", inputs), out, config=_load_config(config), workers=workers, executor=runner,
                              progress=progress)
     typer.echo(summary.table())
     typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}")
@@ -201,6 +203,7 @@ def caption(
     """
     _setup_logging(verbose)
     settings = _caption_settings(captioner, base_url, model, api_key_env)
+    assert settings is not None  # a captioner is always given here, so the settings are returned or it raised
     if not (out / "manifest.json").is_file():
         raise typer.BadParameter(f"{out}: no manifest.json (run `talkset curate` first)", param_hint="OUT")
     _caption_pass(out, settings, frames=frames, concurrency=concurrency, timeout_s=timeout, retries=retries,
@@ -429,6 +432,7 @@ def bench_eval(
     if motion_model is not None:
         _bench_eval_motion(bench, motion_model, out, ref_root, rules, seed)
         return
+    assert pred is not None  # exactly one of --pred and --motion-model (checked above)
     if not pred.is_dir():
         raise typer.BadParameter(f"{pred}: not a folder", param_hint="--pred")
     for weights in (syncnet_weights, inception, i3d):
@@ -491,7 +495,7 @@ def train(
     from talkset.train import train as run_train
 
     _setup_logging(False)
-    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
+    given: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
              "threads": threads}
     cfg = TrainConfig(inputs=[str(p) for p in inputs], out=str(out), seed=seed, workers=workers, backend=backend,
                       resume=resume, force=force, progress=progress,

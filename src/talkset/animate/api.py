@@ -119,7 +119,9 @@ def animate(image: str | Path | np.ndarray, audio: str | Path | None, out: str |
     except ValueError as e:
         raise AnimateError(str(e)) from None
 
-    audio_path = Path(audio if audio is not None else driving)
+    source = audio if audio is not None else driving
+    assert source is not None  # checked above: one of them is given
+    audio_path = Path(source)
     try:
         speech = load_audio(audio_path, sr=MOTION_SR)
     except AudioError as e:

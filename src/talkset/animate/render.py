@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ from scipy.spatial import Delaunay
 from talkset.animate.rig import EYE_LOWER, EYE_UPPER, INNER_LOWER, INNER_UPPER, IRIS, OUTER_LOWER, OUTER_UPPER, Rig
 from talkset.animate.track import MotionTrack
 from talkset.errors import TalksetError
+
+if TYPE_CHECKING:
+    from talkset.vision.face import FaceBox
 
 GRID_STEP = 8  # pixels between exact warp samples; the map is bilinear in between
 # Eyes and mouth fold sharply (a closing lid, an opening jaw): there the map is sampled densely, in boxes
@@ -77,7 +81,7 @@ def find_one_face(image: np.ndarray):
         boxes = detector(image)
     finally:
         detector.close()
-    kept = []
+    kept: list[FaceBox] = []
     for b in boxes:  # largest first; an overlapping second box is the same face
         if all(_iou(b, k) < DUPLICATE_IOU for k in kept):
             kept.append(b)
@@ -235,8 +239,9 @@ def piecewise_affine(targets: np.ndarray, sources: np.ndarray, queries: np.ndarr
     import matplotlib.tri as mtri
 
     simplices = Delaunay(targets).simplices
-    found = mtri.Triangulation(targets[:, 0], targets[:, 1], simplices).get_trifinder()(queries[:, 0],
-                                                                                      queries[:, 1])
+    finder = mtri.Triangulation(targets[:, 0], targets[:, 1], simplices).get_trifinder()
+    # matplotlib's stubs say ArrayLike; TriFinder returns an int array of triangle indices (-1 outside)
+    found = cast(np.ndarray, finder(queries[:, 0], queries[:, 1]))
     lost = found < 0
     if lost.any():  # on a sliver edge; scipy's exact search for these few points
         found[lost] = np.maximum(Delaunay(targets).find_simplex(queries[lost], bruteforce=True), 0)

@@ -207,7 +207,7 @@ def frame_features(videos: Sequence[Video], network: FeatureNetwork, frames_per_
                    value_range: tuple[float, float] = (0.0, 255.0), batch_size: int = 16,
                    size: int = INCEPTION_SIZE) -> np.ndarray:
     """Per-frame features (N, D) of evenly sampled frames, each stretched to ``size``×``size``."""
-    frames = []
+    frames: list[np.ndarray] = []
     for video in videos:
         all_frames = list(_frames(video, lambda f: cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)))
         idx = _spread(len(all_frames), frames_per_video)

@@ -16,7 +16,7 @@ Conventions shared by every function here:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,7 +150,8 @@ def paired_views(pred: Iterable[tuple[float, FrameView]], ref: Iterable[tuple[fl
             tail_gap = nxt[0] - prev[0]
             prev, nxt = nxt, pull()
         pick = _choose(t, prev[0], nxt[0] if nxt is not None else None, tail_gap)
-        yield t, view, None if pick is None else (prev, nxt)[pick][1]
+        chosen = None if pick is None else (prev, nxt)[pick]  # _choose picks 1 only when nxt is not None
+        yield t, view, None if chosen is None else chosen[1]
     while on_ref is not None and nxt is not None:
         nxt = pull()
 
@@ -167,7 +168,7 @@ def pair_pixels(pred: FrameView, ref: FrameView, size: int | None = None) -> tup
 
 
 def aligned_frames(pred_path: str | Path, ref_path: str | Path, *, size: int | None = None
-                   ) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+                   ) -> Generator[tuple[float, np.ndarray, np.ndarray], None, int]:
     """Pairs each prediction frame with the reference frame nearest to it in time.
 
     Both files are streamed (``paired_views``): the reference is read forward alongside the prediction,

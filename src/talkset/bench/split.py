@@ -115,7 +115,7 @@ def _joint(kept: list[Record], dims, quotas: dict[str, dict[str, int]], seed: in
     order = kept[:]
     _rng(seed, "joint").shuffle(order)
     counts = {d: dict.fromkeys(quotas[d], 0) for d in dims}
-    pools = {d: {g: [] for g in quotas[d]} for d in dims}
+    pools: dict[str, dict[str, list[str]]] = {d: {g: [] for g in quotas[d]} for d in dims}
     for rec in order:
         groups = {d: _group_of(rec, d) for d in dims}
         fills = any(g is not None and counts[d][g] < quotas[d][g] for d, g in groups.items())

@@ -69,8 +69,8 @@ def subgroup_stats(values: dict[str, list[float]], *, dim: str, metric: str, hig
         # A percentile interval of a skewed resample can miss the sample mean by rounding: widen to hold it.
         groups.append(GroupStat(g, len(v), mean, float(min(lo, mean)), float(max(hi, mean)), len(v) < LOW_POWER_N))
     means = {s.group: s.mean for s in groups}
-    best = max(means, key=means.get) if higher_is_better else min(means, key=means.get)
-    worst = min(means, key=means.get) if higher_is_better else max(means, key=means.get)
+    best = max(means, key=means.__getitem__) if higher_is_better else min(means, key=means.__getitem__)
+    worst = min(means, key=means.__getitem__) if higher_is_better else max(means, key=means.__getitem__)
     stacked = np.stack([boot[g] for g in clean])
     gaps = stacked.max(axis=0) - stacked.min(axis=0)
     gap = float(max(means.values()) - min(means.values()))

@@ -27,6 +27,7 @@ import math
 import pickle
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -206,12 +207,13 @@ def load_syncnet(path: str | Path) -> SyncNet:
 
 def _state_dict_of(loaded: object) -> Mapping[str, torch.Tensor] | None:
     if isinstance(loaded, Mapping):
+        state: Mapping[Any, Any] = loaded
         for wrapper in ("state_dict", "model_state_dict", "model"):
-            if isinstance(loaded.get(wrapper), Mapping):
-                loaded = loaded[wrapper]
+            if isinstance(state.get(wrapper), Mapping):
+                state = state[wrapper]
                 break
-        if all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()):
-            return loaded
+        if all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+            return state
     return None
 
 

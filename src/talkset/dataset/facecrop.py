@@ -95,7 +95,7 @@ def cropped_frames(video: str | Path, schedule: np.ndarray, crop: Crop | None) -
                 return
             if j < want:
                 continue
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb: np.ndarray = frame.to_ndarray(format="rgb24")
             if crop is not None:
                 part = rgb[crop.top:crop.top + crop.side, crop.left:crop.left + crop.side]
                 shrink = crop.side > crop.size

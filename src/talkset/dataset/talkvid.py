@@ -133,7 +133,8 @@ def record_from_talkvid(item: dict[str, Any], clips_dir: Path | None = None) -> 
     start, end = _number(item["start-time"], "start-time"), _number(item["end-time"], "end-time")
     if end <= start:
         raise ValueError(f"end-time {end} is not after start-time {start}")
-    info = item.get("info") if isinstance(item.get("info"), dict) else {}
+    raw_info = item.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
     link = info.get("Video Link") or info.get("video_link")
     vid = youtube_id(link) or cid.split("-scene")[0]
     width, height = item.get("width"), item.get("height")
@@ -157,7 +158,7 @@ def record_from_talkvid(item: dict[str, Any], clips_dir: Path | None = None) -> 
         metadata=Metadata.from_dict({"duration": round(end - start, 6),
                   "resolution": f"{int(width)}x{int(height)}" if width and height else None,
                   "fps": float(fps) if isinstance(fps, (int, float)) else None,
-                  "language": LANGUAGES.get(language, _lower(language)),
+                  "language": LANGUAGES.get(language, _lower(language)) if language is not None else None,
                   "speaker_id": f"talkvid-{person}" if person not in (None, "") else None,
                   "age_group": info.get("Age Group"), "gender": _lower(info.get("Gender")),
                   "ethnicity": info.get("Ethnicity"), "quality_score": None,
@@ -194,7 +195,8 @@ def import_talkvid(path: str | Path, out: str | Path, *, clips_dir: str | Path |
     result = ExportResult(dest=str(out))
     records, seen = [], set()
     for i, item in enumerate(items):
-        label = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else f"item {i}"
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        label = raw_id if isinstance(raw_id, str) else f"item {i}"
         try:
             rec = record_from_talkvid(item, clips)
         except (ValueError, TypeError) as e:
@@ -263,7 +265,7 @@ def talkvid_from_record(rec: dict[str, Any], root: Path) -> dict[str, Any]:
                       else f"{round(duration, 3)}s" if duration is not None else None),
         "info": {"Person ID": speaker, "Ethnicity": meta.get("ethnicity"), "Age Group": meta.get("age_group"),
                  "Gender": gender.capitalize() if isinstance(gender, str) else gender,
-                 "Video Link": source.get("path"), "Language": LANGUAGE_NAMES.get(language, language),
+                 "Video Link": source.get("path"), "Language": LANGUAGE_NAMES.get(language, language) if language is not None else None,
                  "Video Category": meta.get("video_category")},
         "description": (rec.get("annotations") or {}).get("caption"),
         "dover_scores": None,

@@ -7,6 +7,7 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
@@ -31,7 +32,8 @@ def kps_image(h: int, w: int, kps) -> np.ndarray:
         length = math.hypot(x0 - x1, y0 - y1)
         angle = int(math.degrees(math.atan2(y0 - y1, x0 - x1)))
         poly = cv2.ellipse2Poly((int((x0 + x1) / 2), int((y0 + y1) / 2)), (int(length / 2), 4), angle, 0, 360, 1)
-        cv2.fillConvexPoly(canvas, poly, [int(c * 0.6) for c in colors[a]])
+        # opencv's stubs type ellipse2Poly's result as Sequence[Sequence[int]]; it returns an (n, 2) int32 array
+        cv2.fillConvexPoly(canvas, cast(np.ndarray, poly), [int(c * 0.6) for c in colors[a]])
     for (x, y), color in zip(kps, colors):
         cv2.circle(canvas, (int(x), int(y)), 4, color, -1)
     return canvas

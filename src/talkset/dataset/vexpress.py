@@ -108,10 +108,11 @@ def clip_source(root: Path, rec: dict[str, Any]) -> ClipSource:
         raise ValueError(f"no annotation npz ({ann or 'annotations.keypoints is null'})")
     meta = rec.get("metadata") or {}
     language = meta.get("language")
-    info = {"language": LANGUAGE_NAMES.get(language, language), "gender": meta.get("gender"),
+    info = {"language": LANGUAGE_NAMES.get(language, language) if language is not None else None, "gender": meta.get("gender"),
             "age_group": meta.get("age_group"), "ethnicity": meta.get("ethnicity"),
             "speaker_id": meta.get("speaker_id"), "clip_id": cid}
-    fps = meta.get("fps") if isinstance(meta.get("fps"), (int, float)) and meta.get("fps") > 0 else None
+    raw_fps = meta.get("fps")
+    fps = raw_fps if isinstance(raw_fps, (int, float)) and raw_fps > 0 else None
     duration = meta.get("duration") if isinstance(meta.get("duration"), (int, float)) else None
     return ClipSource(cid, video, audio, ann, fps, duration, info)
 
@@ -133,13 +134,13 @@ def _mesh(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
     face = np.asarray(arrays["face"], np.float32)
     if face.ndim != 3 or face.shape[1:] != (478, 3) or len(face) == 0:
         raise ValueError(f"face points of shape {face.shape}, expected (frames, 478, 3)")
-    found = np.isfinite(face[:, :, :2]).all(axis=(1, 2))
+    found = np.asarray(np.isfinite(face[:, :, :2]).all(axis=(1, 2)))
     if not found.any():
         raise ValueError(f"no face on any of its {len(face)} frames")
     pose = np.asarray(arrays.get("head_pose", np.zeros((len(face), 3))), np.float32)
     if pose.shape != (len(face), 3):
         pose = np.zeros((len(face), 3), np.float32)
-    pose_ok = found & np.isfinite(pose).all(axis=1)
+    pose_ok = np.asarray(found & np.isfinite(pose).all(axis=1))
     pose = fill_missing(pose, pose_ok) if pose_ok.any() else np.zeros_like(pose)
     return fill_missing(face, found), pose, int((~found).sum())
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from talkset.errors import TalksetError
+
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
 log = logging.getLogger("talkset.export")
 
@@ -42,8 +46,8 @@ class Wav2Vec2Embedder:
     def __init__(self, model_dir: str | Path, expect_hidden: int | None = HIDDEN):
         self.model_dir = Path(model_dir)
         self.expect_hidden = expect_hidden
-        self._model = None
-        self._extractor = None
+        self._model: Wav2Vec2Model | None = None
+        self._extractor: Wav2Vec2FeatureExtractor | None = None
         try:
             import transformers  # noqa: F401  (checked here: fail before any clip is written)
         except ImportError:
@@ -79,6 +83,7 @@ class Wav2Vec2Embedder:
         import torch
 
         self.setup()
+        assert self._model is not None and self._extractor is not None  # setup() loaded both
         wave = np.asarray(samples, np.float32).reshape(-1)
         x = self._extractor(wave, sampling_rate=SAMPLE_RATE, return_tensors="pt")["input_values"]
         with torch.inference_mode():

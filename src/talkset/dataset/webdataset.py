@@ -246,7 +246,7 @@ def export_webdataset(out: str | Path, dest: str | Path, *, max_samples: int | N
         samples.append((key, members))
     samples.sort(key=lambda s: s[0])
 
-    index = {"format": "webdataset", "manifest": str(Path(out).resolve()), "samples": len(samples),
+    index: dict[str, Any] = {"format": "webdataset", "manifest": str(Path(out).resolve()), "samples": len(samples),
              "shards": [], "skipped": [vars(s) for s in result.skipped]}
     for i, shard in enumerate(_plan(samples, max_samples, max_bytes)):
         path = dest / f"{prefix}-{i:06d}.tar"

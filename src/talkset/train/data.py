@@ -133,7 +133,9 @@ def shard_sources(shard: str | Path) -> Iterator[ClipSource]:
                         yield got
                     members = {}
                 key = k
-                members[ext] = tar.extractfile(info).read()
+                member = tar.extractfile(info)
+                assert member is not None  # a regular file (checked above)
+                members[ext] = member.read()
             if key is not None:
                 got = emit(key, members)
                 if got is not None:
@@ -328,11 +330,16 @@ def windows(srcs: list[ClipSource], cache: ExampleCache, *, length: int, rng: np
 def batches(stream: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], size: int
             ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Stacks windows into batches of ``size`` (the last one may be smaller)."""
-    buf = []
+    buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for item in stream:
         buf.append(item)
         if len(buf) == size:
-            yield tuple(np.stack(x) for x in zip(*buf))
+            yield _stack(buf)
             buf = []
     if buf:
-        yield tuple(np.stack(x) for x in zip(*buf))
+        yield _stack(buf)
+
+
+def _stack(buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    f, y, v = zip(*buf)
+    return np.stack(f), np.stack(y), np.stack(v)

@@ -35,8 +35,11 @@ def _check_output(cfg: TrainConfig) -> None:
         checkpoint_path(out).unlink()
 
 
-def train(cfg: TrainConfig, *, ray_address: str | None = None) -> TrainResult:
+def train(cfg: TrainConfig, *, ray_address: str | None = None) -> TrainResult | None:
     """Trains a motion model as ``cfg`` says and writes it to ``cfg.out``.
+
+    Returns:
+        What the run learned and skipped; None on a torchrun worker of rank other than 0 (rank 0 returns it).
 
     Raises:
         TrainError: no usable data, an existing output without ``force``/``resume``, an unknown backend.

@@ -235,10 +235,10 @@ def run_worker(cfg: TrainConfig, rank: int = 0, world: int = 1) -> TrainResult |
         rng = np.random.default_rng(_seed(cfg.seed, "order", epoch))
         losses = []
         stream = windows(train, cache, length=cfg.window_frames, rng=rng)
-        for i, (x, y, v) in enumerate(batches(stream, cfg.batch_size)):
+        for i, (x_np, y_np, v_np) in enumerate(batches(stream, cfg.batch_size)):
             if i >= steps:  # same step count every epoch (a failed clip could change the window count)
                 break
-            x, y, v = (torch.from_numpy(a) for a in (x, y, v.astype(np.float32)))
+            x, y, v = (torch.from_numpy(a) for a in (x_np, y_np, v_np.astype(np.float32)))
             global_frames = v.sum().clamp(min=1.0)
             xs, ys, vs = x[rank::world], y[rank::world], v[rank::world]
             if len(xs) == 0:  # a last batch smaller than the worker count: this worker adds nothing
