@@ -153,7 +153,8 @@ def test_every_real_clip_dubbed_with_another_speaker(media, tmp_path, index):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["t08_german_news_anchor_512_20s.mp4", "t10_hdtf_woman_radio2_512_mpeg4.mp4",
+@pytest.mark.parametrize("name", ["t11_hdtf_older_woman_radio34_512_mpeg4.mp4",
+                                  "t12_hdtf_older_man_glasses_512_mpeg4.mp4",
                                   "t02_mead_m003_man_disgusted_1080p25.mp4"])
 def test_own_audio_dub_lmd_no_worse_than_animate(media, tmp_path, name):
     from talkset.animate.api import animate
