@@ -87,6 +87,7 @@ def _decode(path: Path, rotation_deg: int, seek_s: float | None = None) -> Itera
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if seek_s is not None and seek_s > 0:
+            assert stream.time_base is not None  # a demuxed video stream has one
             container.seek(int(seek_s / stream.time_base), stream=stream, backward=True, any_frame=False)
         step = 1.0 / float(stream.guessed_rate or 25)
         last_t = None
@@ -137,6 +138,7 @@ class FrameReader:
         self._next = -1  # unknown until the first frame arrives
 
     def _advance(self) -> tuple[int, np.ndarray] | None:
+        assert self._it is not None  # _open ran first
         for t, rgb in self._it:
             i = self._index(t)
             if i >= 0:
@@ -223,7 +225,7 @@ class _MeshStore:
 
 
 def _distinct(boxes: list) -> list:
-    kept = []
+    kept: list = []
     for b in boxes:  # largest first; an overlapping second box is the same face
         if all(_iou(b, k) < DUPLICATE_IOU for k in kept):
             kept.append(b)
@@ -269,7 +271,7 @@ def track_source(path: Path, *, face: int | None = None, progress: Callable[[int
                 if boxes:
                     detections += 1
                     multi += len(boxes) > 1
-                    if not chosen:
+                    if not chosen or centre is None:  # nothing tracked yet (or its mesh failed): pick again
                         if len(boxes) > 1 and face is None:
                             raise DubError(f"{path}: {len(boxes)} faces at {t:.2f} s; choose one with --face N "
                                            f"(0 = leftmost)")
@@ -279,8 +281,9 @@ def track_source(path: Path, *, face: int | None = None, progress: Callable[[int
                             raise DubError(f"{path}: --face {k} asked for, but {len(order)} face(s) at {t:.2f} s")
                         box, chosen = order[k], True
                     else:  # the face nearest the tracked one
-                        box = min(boxes, key=lambda b: np.hypot(b.center[0] - centre[0], b.center[1] - centre[1]))
-                        if np.hypot(box.center[0] - centre[0], box.center[1] - centre[1]) > box.x1 - box.x0:
+                        cx, cy = centre
+                        box = min(boxes, key=lambda b: np.hypot(b.center[0] - cx, b.center[1] - cy))
+                        if np.hypot(box.center[0] - cx, box.center[1] - cy) > box.x1 - box.x0:
                             box = None  # the tracked face is gone; another one is not it
                 if box is None:
                     mesher.reset()

@@ -294,7 +294,9 @@ class MouthPainter:
                 opens wider than these.
             ramp_px: extra opening, pixels, over which the paint fades in.
         """
-        rows = None if than is not None else self.rig.mouth_gap_rows(targets)
+        if than is None and targets is None:
+            raise ValueError("paint needs the target control points or the source's mouth (than)")
+        rows = None if than is not None or targets is None else self.rig.mouth_gap_rows(targets)
         teeth = rows is None
         upper, lower = rows if rows is not None else (mesh[list(INNER_UPPER), :2], mesh[list(INNER_LOWER), :2])
         gaps = lower[:, 1] - upper[:, 1]
