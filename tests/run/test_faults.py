@@ -81,7 +81,7 @@ def _done(out: Path) -> int:
     return sum(not p.name.startswith(".") for p in d.iterdir()) if d.is_dir() else 0
 
 
-@pytest.mark.parametrize("executor, seed", [("local", 1), ("local", 2), ("ray", 3)])
+@pytest.mark.parametrize("executor, seed", [("local", 1), pytest.param("local", 2, marks=pytest.mark.slow), ("ray", 3)])
 def test_run_killed_at_a_random_moment_then_rerun_is_identical(media, reference, tmp_path, executor, seed):
     out = tmp_path / "out"
     # A random moment: once a random number of videos (0 to all but one) is finished, a random pause more.
@@ -125,7 +125,7 @@ class _KillingExecutor:
         return self.inner.map_unordered(partial(_kill_worker_first_time, fn, self.marker_dir, self.victim), items)
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_worker_killed_mid_video_is_redone_and_nothing_else_changes(media, reference, tmp_path, executor):
     if executor == "ray":
         from ray import cloudpickle
