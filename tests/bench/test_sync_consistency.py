@@ -44,6 +44,7 @@ def _copies_score_like_their_references(media: Path, tmp: Path, subset: bool) ->
         assert row["sync_offset_vs_reference"] == 0, row
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_a_copy_scores_like_its_reference(media, tmp_path):
     _copies_score_like_their_references(media, tmp_path, subset=True)
 

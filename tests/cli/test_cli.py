@@ -67,6 +67,7 @@ def test_curate_then_filter_rethresholds_without_decoding(media, tmp_path, monke
     assert kept and (out / kept[0]["video-path"]).is_file()
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_demo_builds_curates_and_reports(tmp_path):
     """The README's first command: a demo video made here, curated, with a report; nothing downloaded."""
     import json

@@ -80,6 +80,7 @@ def test_different_people_get_different_speakers(annotated):
     assert len(ids) == 2 and None not in ids.values() and len(set(ids.values())) == 2
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_two_clips_of_one_source_share_a_speaker(media, tmp_path):
     cfg = tmp_path / "short.toml"
     cfg.write_text("[segment]\nmax_clip_s = 8.0\n[annotate]\nbody = false\nhands = false\n")

@@ -81,7 +81,7 @@ def _done(out: Path) -> int:
     return sum(not p.name.startswith(".") for p in d.iterdir()) if d.is_dir() else 0
 
 
-@pytest.mark.parametrize("executor, seed", [("local", 1), pytest.param("local", 2, marks=pytest.mark.slow), ("ray", 3)])
+@pytest.mark.parametrize("executor, seed", [("local", 1), pytest.param("local", 2, marks=pytest.mark.slow), pytest.param("ray", 3, marks=pytest.mark.slow)])
 def test_run_killed_at_a_random_moment_then_rerun_is_identical(media, reference, tmp_path, executor, seed):
     out = tmp_path / "out"
     # A random moment: once a random number of videos (0 to all but one) is finished, a random pause more.
@@ -144,6 +144,7 @@ def test_worker_killed_mid_video_is_redone_and_nothing_else_changes(media, refer
     _same(_result(tmp_path / "out"), reference["local"]["result"])
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_failed_write_is_recorded_then_retried(media, reference, tmp_path, monkeypatch):
     from talkset.run.store import OutputStore
 

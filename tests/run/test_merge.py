@@ -1,3 +1,4 @@
+
 """Merging streams: memory stays flat with the number of videos; the order of finishing does not matter."""
 import json
 import random
@@ -5,6 +6,7 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 
 from talkset.curate.config import Config
 from talkset.curate.run import merge
@@ -42,6 +44,7 @@ def _merge_in_subprocess(out, n_videos, per_video):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_merging_100k_records_keeps_memory_flat(tmp_path):
     stats = _merge_in_subprocess(tmp_path / "big", 10_000, 10)
     assert stats["candidates"] == 100_000

@@ -144,6 +144,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(media, reference, tmp_pa
     assert stray == []
 
 
+@pytest.mark.slow  # CI time: runs with the slow set
 def test_users_file_where_a_clip_would_go_fails_that_video_only(media, reference, tmp_path):
     ref = _manifest(reference)
     victim = next(r for r in ref if r["status"] == "kept" and r["type"] == "clip")
@@ -193,13 +194,15 @@ def test_manifest_of_only_failed_videos_is_written(tmp_path):
     from talkset.curate.config import Config
     from talkset.curate.pipeline import VideoJob, source_record
     from talkset.curate.run import merge
+    from talkset.dataset.records import UNUSABLE, Reason
     from talkset.run.store import OutputStore
 
     store = OutputStore(tmp_path / "out")
     store.create()
     job = VideoJob(str(tmp_path / "broken.mp4"))
     store.commit(job.video_id, {"video_id": job.video_id, "path": job.path, "duration": 0.0,
-                                "records": [source_record(job, "failed", "not a readable media file")]})
+                                "records": [source_record(job, "failed", Reason(UNUSABLE, "not a readable media file"))
+                                            .to_dict()]})
     summary = merge(store, Config.load(None))
     assert summary.failed_videos == 1
     import pyarrow.parquet as pq
