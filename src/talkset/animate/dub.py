@@ -41,6 +41,7 @@ from talkset.animate.rig import FACE_OVAL, INNER_LOWER, INNER_UPPER, OUTER_LOWER
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
 from talkset.errors import one_line
+from talkset.media.frames import rising_frames
 
 log = logging.getLogger(__name__)
 
@@ -83,29 +84,8 @@ def _rgb(frame: av.VideoFrame, rotation_deg: int) -> np.ndarray:
 
 def _decode(path: Path, rotation_deg: int, seek_s: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(time, RGB) of each frame with a rising time (decode_frames' rule), from the keyframe before ``seek_s``."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        if seek_s is not None and seek_s > 0:
-            assert stream.time_base is not None  # a demuxed video stream has one
-            container.seek(int(seek_s / stream.time_base), stream=stream, backward=True, any_frame=False)
-        step = 1.0 / float(stream.guessed_rate or 25)
-        last_t = None
-        frames = container.decode(stream)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except av.FFmpegError:
-                if last_t is None:
-                    raise
-                return
-            t = frame.time if frame.time is not None else (last_t + step if last_t is not None else 0.0)
-            if last_t is not None and t <= last_t:
-                continue
-            last_t = t
-            yield float(t), _rgb(frame, rotation_deg)
+    for frame, t in rising_frames(path, seek_s):
+        yield t, _rgb(frame, rotation_deg)
 
 
 class FrameReader:

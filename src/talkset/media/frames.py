@@ -125,19 +125,22 @@ def _i420_scaled(y: np.ndarray, u: np.ndarray, v: np.ndarray, size: tuple[int, i
     return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420 if bgr else cv2.COLOR_YUV2RGB_I420)
 
 
-def decode_frames(path: str | Path, rotation_deg: int, work_max_side: int, shot_max_side: int
-                  ) -> Iterator[FrameView]:
-    """Yields every frame of the first video stream once, with its presentation time in seconds.
+def rising_frames(path: str | Path, seek_s: float | None = None) -> Iterator[tuple[av.VideoFrame, float]]:
+    """(frame, presentation time in seconds) of the first video stream, each once, times strictly rising; from the
+    keyframe before ``seek_s`` when given.
 
-    Frames without a timestamp get the previous time plus one nominal frame; corrupt packets past the first
-    frame end the stream early rather than failing the video (what was decoded is still used).
+    Frames without a timestamp get the previous time plus one nominal frame; a duplicate or out-of-order time is
+    skipped; corrupt packets past the first frame end the stream early rather than failing the video (what was
+    decoded is still used).
     """
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if seek_s is not None and seek_s > 0:
+            assert stream.time_base is not None  # a demuxed video stream has one
+            container.seek(int(seek_s / stream.time_base), stream=stream, backward=True, any_frame=False)
         step = 1.0 / float(stream.guessed_rate or 25)
-        last_t = None
-        index = 0
+        last_t: float | None = None
         frames = container.decode(stream)
         while True:
             try:
@@ -145,12 +148,18 @@ def decode_frames(path: str | Path, rotation_deg: int, work_max_side: int, shot_
             except StopIteration:
                 return
             except av.FFmpegError:
-                if index == 0:
+                if last_t is None:
                     raise
                 return
             t = frame.time if frame.time is not None else (last_t + step if last_t is not None else 0.0)
             if last_t is not None and t <= last_t:
-                continue  # duplicate or out-of-order timestamp: keep time monotonic
-            last_t = t
-            yield FrameView(frame, float(t), index, rotation_deg, work_max_side, shot_max_side)
-            index += 1
+                continue
+            last_t = float(t)
+            yield frame, last_t
+
+
+def decode_frames(path: str | Path, rotation_deg: int, work_max_side: int, shot_max_side: int
+                  ) -> Iterator[FrameView]:
+    """Yields every frame of the first video stream once (``rising_frames``) as a shared ``FrameView``."""
+    for index, (frame, t) in enumerate(rising_frames(path)):
+        yield FrameView(frame, t, index, rotation_deg, work_max_side, shot_max_side)
