@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.path import Path as MplPath
 
 from talkset.animate.api import MOTION_SR, AnimateError, _source_rate, write_video
-from talkset.animate.render import DUPLICATE_IOU, MouthPainter, _iou, piecewise_affine
+from talkset.animate.render import DUPLICATE_IOU, MouthPainter, _iou, piecewise_affine, polygon_box
 from talkset.animate.rig import FACE_OVAL, INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER, FaceFrame, Rig
 from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
@@ -450,14 +450,11 @@ class LowerFaceWarp:
         if closed_by < 0.5:
             return
         poly = np.concatenate([upper, lower[::-1]])
-        pad = 4
-        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
-        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 <= x0 or y1 <= y0:
+        box = polygon_box(poly, 4, frame.shape)
+        if box is None:
             return
-        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        x0, y0, x1, y1 = box
+        mask: np.ndarray = np.zeros((y1 - y0, x1 - x0), np.float32)
         cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
         # A touching-lips line: at least a pixel wide, soft.
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((2, 1), np.uint8)), (0, 0), 0.8)

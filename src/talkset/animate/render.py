@@ -257,6 +257,15 @@ def piecewise_affine(targets: np.ndarray, sources: np.ndarray, queries: np.ndarr
     return wa[:, None] * sources[tri[:, 0]] + wb[:, None] * sources[tri[:, 1]] + wc[:, None] * sources[tri[:, 2]]
 
 
+def polygon_box(poly: np.ndarray, pad: int, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The pixel box (x0, y0, x1, y1) around a polygon plus ``pad``, inside a frame of ``shape``; None if empty."""
+    x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
+    h, w = shape[:2]
+    x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
 class MouthPainter:
     """Paints the inside of an opened mouth: cavity and teeth, or a dark gap between the portrait's own teeth."""
 
@@ -307,14 +316,11 @@ class MouthPainter:
             opened = float(gaps.max()) if teeth else float((gaps - self.rest_band).max())
         if opened < 0.5:
             return
-        pad = int(3 * self.feather) + 3
         poly = np.concatenate([upper, lower[::-1]])
-        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
-        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 <= x0 or y1 <= y0:
+        box = polygon_box(poly, int(3 * self.feather) + 3, frame.shape)
+        if box is None:
             return
+        x0, y0, x1, y1 = box
         shift = np.array([x0, y0])
         ss = 4  # sub-pixel polygon edges (cv2 fixed-point shift)
         scale = 1 << ss
