@@ -72,6 +72,11 @@ def curate(
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML overriding defaults "
                                        "(see `talkset config`)."),
     workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Worker processes [default: cores]."),
+    clips: str | None = typer.Option(None, "--clips", help="Clip files: encode (frame-exact H.264+AAC), fast "
+                                     "(x264 ultrafast, larger files) or none (manifest and annotations only; "
+                                     "`talkset cut OUT` writes them later) [default: the config's, encode]."),
+    annotate: bool | None = typer.Option(None, "--annotate/--no-annotate", help="Keypoints, shot type and "
+                                         "speaker ids from the video pass [default: the config's, on]."),
     executor: str = typer.Option("local", help="Where videos run: local (a process pool) or ray "
                                  "(needs `pip install 'talkset[ray]'`)."),
     ray_address: str | None = typer.Option(None, help="With --executor ray: a running cluster (e.g. auto); "
@@ -106,12 +111,22 @@ def curate(
         raise typer.BadParameter(f"unknown executor {executor!r} (choose local or ray)", param_hint="--executor")
     elif ray_address:
         raise typer.BadParameter("--ray-address needs --executor ray", param_hint="--ray-address")
+    from talkset.curate.config import CLIP_MODES
+
+    settings = _load_config(config)
+    if clips is not None:
+        if clips not in CLIP_MODES:
+            raise typer.BadParameter(f"unknown mode {clips!r} (choose {', '.join(CLIP_MODES)})", param_hint="--clips")
+        settings.output["clips"] = clips
+    if annotate is not None:
+        settings.annotate["keypoints"] = annotate
     with _clear_errors():
         # curate() only reads the list (its list[str | Path] parameter does not take a list[Path] as typed)
-        summary = run_curate(cast("list[str | Path]", inputs), out, config=_load_config(config), workers=workers, executor=runner,
-                             progress=progress)
+        summary = run_curate(cast("list[str | Path]", inputs), out, config=settings, workers=workers,
+                             executor=runner, progress=progress)
     typer.echo(summary.table())
-    typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}")
+    typer.echo(f"manifest: {summary.manifest}\nclips:    {Path(out) / 'clips'}"
+               + ("  (none written: `talkset cut` writes them)" if settings.output["clips"] == "none" else ""))
     if caption is not None:
         _caption_pass(out, caption, progress=progress)
 

@@ -15,6 +15,15 @@ from typing import Protocol, TypeVar
 import cv2
 import numpy as np
 
+from talkset.curate.annotate import (
+    BODY_POINTS,
+    FACE_POINTS,
+    HAND_POINTS,
+    Annotators,
+    PassAnnotation,
+    face_luma,
+    wrist_in_view,
+)
 from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
 from talkset.run.timing import StageTimer
@@ -32,6 +41,7 @@ from talkset.vision.face import (
     head_pose,
     mouth_measures,
 )
+from talkset.vision.pose import BodyPoser, HandPoser
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -76,6 +86,7 @@ class Analysis:
     motion: dict[str, np.ndarray]      # t0, t1, survival, camera (percent of diagonal per second)
     quality: dict[str, np.ndarray]     # t and one column per measure
     stage_seconds: dict[str, float]
+    annotation: PassAnnotation | None = None  # for clip annotations, when asked for
 
 
 def _in_regions(t: float, regions: list[tuple[float, float]]) -> bool:
@@ -181,7 +192,8 @@ class FaceConsumer:
     frame in the regions."""
 
     def __init__(self, detector: FaceDetector, mesher: FaceMesher, regions: list[tuple[float, float]],
-                 sample_fps: float, search_fps: float = 5.0):
+                 sample_fps: float, search_fps: float = 5.0, keep_mesh: bool = False):
+        self.keep_mesh = keep_mesh
         self.detector = detector
         self.mesher = mesher
         self.regions = regions
@@ -196,6 +208,11 @@ class FaceConsumer:
         self._last_box: FaceBox | None = None
         self._lost = False  # the mesh has just lost the face: detect on the next frame
         self._meshed = False  # the previous frame had a mesh
+        # The last detection's box relative to its mesh's extent: between detections the box follows the mesh.
+        self._box_offset: np.ndarray | None = None
+        self.meshes: list[np.ndarray] = []
+        self.boxes: list[np.ndarray] = []
+        self.luma: list[np.ndarray] = []
 
     def process_frame(self, view: FrameView) -> None:
         inside = _in_regions(view.t, self.regions)
@@ -238,13 +255,37 @@ class FaceConsumer:
             s.kps.append(np.full((5, 2), np.nan))
             s.pose.append((np.nan, np.nan, np.nan))
             s.completeness.append(0.0)
+            if self.keep_mesh:
+                self.meshes.append(np.full((FACE_POINTS, 3), np.nan, np.float32))
+                self.boxes.append(np.full(4, np.nan, np.float32))
+                self.luma.append(np.zeros(3))
             return
+        view.mesh, view.mesh_box = lm, self._follow(lm, box)
+        if self.keep_mesh:
+            b = view.mesh_box
+            self.meshes.append(lm if lm.shape[0] == FACE_POINTS else np.full((FACE_POINTS, 3), np.nan, np.float32))
+            self.boxes.append(np.array([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0], np.float32))
+            self.luma.append(face_luma(rgb, b))
         s.mouth.append(mouth_measures(lm))
         s.kps.append(lm[list(KPS5), :2])
         s.pose.append(head_pose(lm))
         s.completeness.append(100.0 * sum(
             weight for idx, weight in PARTS.values()
             if all(0 <= lm[i, 0] < w and 0 <= lm[i, 1] < h for i in idx)))
+
+    def _follow(self, lm: np.ndarray, detected: FaceBox | None) -> FaceBox:
+        """The face box at a meshed frame: the detection where there is one, else the last detection's box
+        moved and scaled with the mesh."""
+        extent = _box_of(lm)
+        size = np.array([extent.x1 - extent.x0, extent.y1 - extent.y0] * 2)
+        corners = np.array([extent.x0, extent.y0, extent.x1, extent.y1])
+        if detected is not None:
+            self._box_offset = (np.array([detected.x0, detected.y0, detected.x1, detected.y1]) - corners) / size
+            return detected
+        if self._box_offset is None:
+            return extent
+        x0, y0, x1, y1 = corners + self._box_offset * size
+        return FaceBox(float(x0), float(y0), float(x1), float(y1), score=0.0)
 
     def finish(self, end_s: float) -> FaceTrack:
         rows = np.asarray(self.det_rows, float).reshape(-1, 3)
@@ -289,9 +330,87 @@ class QualityConsumer:
         return {k: np.asarray([r[k] for r in self.rows], float) for k in keys}
 
 
+class PoseConsumer:
+    """Body pose on the work frame at ``sample_fps`` inside the regions, and both hands where the pose shows a
+    wrist; a fresh track for every region (the models run in tracking mode)."""
+
+    def __init__(self, body: BodyPoser, hands: HandPoser | None, regions: list[tuple[float, float]],
+                 sample_fps: float):
+        self.body, self.hands = body, hands
+        self.regions = regions
+        self.period = 1.0 / sample_fps
+        self._next = -np.inf
+        self._in_region = False
+        self.t: list[float] = []
+        self.bodies: list[np.ndarray] = []
+        self.hand_points: list[np.ndarray] = []
+        self.hand_scores: list[np.ndarray] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        if not _in_regions(view.t, self.regions):
+            if self._in_region:
+                for model in (self.body, self.hands):
+                    if model is not None:
+                        model.reset()
+            self._in_region = False
+            return
+        # The first frame of a region is always measured, so interpolation has a start.
+        if self._in_region and view.t < self._next:
+            return
+        self._in_region = True
+        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
+        rgb = view.work_rgb
+        h, w = rgb.shape[:2]
+        pts = self.body(rgb)
+        self.t.append(view.t)
+        self.bodies.append(pts if pts is not None else np.full((BODY_POINTS, 4), np.nan, np.float32))
+        if self.hands is not None and pts is not None and wrist_in_view(pts, w, h):
+            hp, hs = self.hands(rgb)
+        else:
+            hp, hs = np.full((2, HAND_POINTS, 3), np.nan, np.float32), np.zeros(2, np.float32)
+        self.hand_points.append(hp)
+        self.hand_scores.append(hs)
+
+    def finish(self, end_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sample times, bodies (m, 33, 4), hands (m, 2, 21, 3), hand scores (m, 2); work-frame pixels."""
+        m = len(self.t)
+        return (np.asarray(self.t, float), np.asarray(self.bodies, np.float32).reshape(m, BODY_POINTS, 4),
+                np.asarray(self.hand_points, np.float32).reshape(m, 2, HAND_POINTS, 3),
+                np.asarray(self.hand_scores, np.float32).reshape(m, 2))
+
+
+class IdentityConsumer:
+    """Aligned face chips at ``sample_fps`` inside the regions, from the full-resolution frame around the face
+    box the mesh follows (``FrameView.mesh_box``). Only the chips of kept clips are described later: the
+    descriptor network costs ten times the alignment."""
+
+    def __init__(self, embedder, regions: list[tuple[float, float]], sample_fps: float):
+        self.embedder = embedder
+        self.regions = regions
+        self.period = 1.0 / sample_fps
+        self._next = -np.inf
+        self.t: list[float] = []
+        self.chips: list[np.ndarray] = []
+
+    def process_frame(self, view: FrameView) -> None:
+        box = view.mesh_box
+        if box is None or view.t < self._next or not _in_regions(view.t, self.regions):
+            return
+        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
+        full = view.full_rgb
+        sx, sy = full.shape[1] / view.work_rgb.shape[1], full.shape[0] / view.work_rgb.shape[0]
+        self.t.append(view.t)
+        self.chips.append(self.embedder.chip(full, FaceBox(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy,
+                                                           box.score)))
+
+    def finish(self, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Sample times and chips (k, 150, 150, 3) uint8."""
+        return np.asarray(self.t, float), np.asarray(self.chips, np.uint8).reshape(len(self.t), 150, 150, 3)
+
+
 def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tuple[float, float]],
             detector: FaceDetector, mesher: FaceMesher, segment_cfg: dict, analysis_cfg: dict,
-            progress=None) -> Analysis:
+            annotators: Annotators | None = None, annotate_cfg: dict | None = None, progress=None) -> Analysis:
     """Decodes ``path`` once and runs every frame consumer on it.
 
     Args:
@@ -303,22 +422,38 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
         mesher: face mesh backend (created once per worker).
         segment_cfg: the ``[segment]`` config table.
         analysis_cfg: the ``[analysis]`` config table.
+        annotators: body, hands and identity models for clip annotations (its detector and mesher are unused:
+            the pass's own mesh is the annotation); None: no annotation.
+        annotate_cfg: the ``[annotate]`` config table (sample rates), with ``annotators``.
         progress: optional callable taking the time in seconds of each decoded frame.
     """
     shots = ShotConsumer(segment_cfg["shot_detector"], segment_cfg["shot_threshold"],
                          max(1, round(segment_cfg["min_shot_s"] * fps)))
     motion = MotionConsumer()
-    faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"], analysis_cfg["face_search_fps"])
+    faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"], analysis_cfg["face_search_fps"],
+                         keep_mesh=annotators is not None)
     quality = QualityConsumer(regions, analysis_cfg["quality_sample_fps"])
     # Faces run first: they leave the frame's face box for quality, their work frame is made anyway in speech
     # regions, and the small frames for shots and motion are then scaled from it instead of from the full frame.
     consumers: dict[str, FrameConsumer] = {"faces": faces, "shots": shots, "motion": motion, "quality": quality}
+    poses = identity = None
+    if annotators is not None:
+        assert annotate_cfg is not None  # the sample rates come with the models
+        if annotators.body is not None:
+            annotators.body.reset()
+            if annotators.hands is not None:
+                annotators.hands.reset()
+            poses = consumers["pose"] = PoseConsumer(annotators.body, annotators.hands, regions,
+                                                     annotate_cfg["pose_sample_fps"])
+        if annotators.embedder is not None:
+            identity = consumers["identity"] = IdentityConsumer(annotators.embedder, regions,
+                                                                annotate_cfg["identity_sample_fps"])
     timer = StageTimer()
     # Fresh graphs for every video: results must not depend on which video a worker saw before
     # (the fault tests compare clips byte for byte across executors and schedules).
     mesher.reset()
     detector.close()
-    work_size = (0, 0)
+    work_size = frame_size = (0, 0)
     last_t = 0.0
     views = decode_frames(path, rotation_deg, analysis_cfg["work_max_side"], analysis_cfg["shot_max_side"])
     while True:
@@ -331,11 +466,26 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
                 consumer.process_frame(view)
         if "work_rgb" in view.__dict__:
             work_size = view.work_rgb.shape[1::-1]
+            frame_size = (view.frame.width, view.frame.height)
         last_t = view.t
         if progress is not None:
             progress(view.t)
     end_s = last_t + 1.0 / max(fps, 1e-6)
     track = faces.finish(end_s)
+    annotation = None
+    if annotators is not None:
+        n = len(faces.meshes)
+        pose_t, bodies, hands, hand_scores = poses.finish(end_s) if poses is not None else (
+            np.zeros(0), np.zeros((0, BODY_POINTS, 4), np.float32), np.zeros((0, 2, HAND_POINTS, 3), np.float32),
+            np.zeros((0, 2), np.float32))
+        identity_t, chips = identity.finish(end_s) if identity is not None else (np.zeros(0),
+                                                                                  np.zeros((0, 150, 150, 3), np.uint8))
+        full_size = frame_size[::-1] if (rotation_deg // 90) % 2 else frame_size
+        annotation = PassAnnotation(
+            t=track.faces["t"], mesh=np.asarray(faces.meshes, np.float32).reshape(n, FACE_POINTS, 3),
+            box=np.asarray(faces.boxes, np.float32).reshape(n, 4), luma=np.asarray(faces.luma, float).reshape(n, 3),
+            pose_t=pose_t, body=bodies, hands=hands, hand_score=hand_scores, identity_t=identity_t,
+            identity_chips=chips, work_size=(int(work_size[0]), int(work_size[1])), full_size=full_size)
     return Analysis(
         frame_times=np.asarray(shots.times, float),
         cut_times=shots.finish(end_s),
@@ -345,4 +495,5 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
         motion=motion.finish(end_s),
         quality=quality.finish(end_s),
         stage_seconds=timer.as_dict(),
+        annotation=annotation,
     )

@@ -1,14 +1,23 @@
-"""Annotations of a kept clip, read back from the written clip so there is exactly one entry per clip frame.
+"""Annotations of a kept clip, one entry per clip frame, made from what the video pass measured.
+
+The pass (``curate.analyze``) meshes every frame inside speech and samples body pose, hands and identity there
+(``PassAnnotation``); ``clip_annotation`` slices a clip's frames out of it, so no clip is decoded or meshed twice,
+and a clip that is never written (``--clips none``) gets the same annotation. ``annotate_clip`` annotates a clip
+file from its own pixels (the reference the single pass is checked against, and for clips made elsewhere).
 
 ``annotations/{clip_id}.npz`` (``np.savez_compressed``), N = frames of ``clips/{clip_id}.mp4``:
 
 - ``t`` float64 (N,): frame times in seconds from the clip's first frame
 - ``size`` int32 (2,): clip width, height in pixels
 - ``face`` float16 (N, 478, 3): face mesh (refined), x and y in clip pixels, z in the scale of x; NaN: no face
-- ``face_box`` float32 (N, 4): face detector box x, y, w, h in pixels; NaN: none
+- ``face_box`` float32 (N, 4): face box x, y, w, h in pixels: the detector's where it ran, between detections
+  the detector's box carried by the mesh; NaN: none
 - ``head_pose`` float32 (N, 3): pitch, yaw, roll in degrees; NaN: no face
-- ``body`` float16 (N, 33, 4): pose points x, y (pixels), z, visibility; NaN: no person
-- ``hands`` float16 (N, 2, 21, 3): the person's left [0] and right [1] hand, x, y (pixels), z; NaN: absent
+- ``body`` float16 (N, 33, 4): pose points x, y (pixels), z, visibility; NaN: no person. Measured on the frames
+  ``body_measured`` marks, linearly interpolated between two measured frames that both found a body
+- ``body_measured`` bool (N,): the pose model ran on this frame
+- ``hands`` float16 (N, 2, 21, 3): the person's left [0] and right [1] hand, x, y (pixels), z; NaN: absent.
+  Measured with the body (where the pose shows a wrist), interpolated like it
 - ``hand_score`` float16 (N, 2): handedness confidence, 0 where absent
 """
 from __future__ import annotations
@@ -23,7 +32,7 @@ import av
 import numpy as np
 
 from talkset.media.frames import scaled_size
-from talkset.vision.face import FaceDetector, FaceMesher, head_pose
+from talkset.vision.face import FaceBox, FaceDetector, FaceMesher, head_pose
 from talkset.vision.pose import WRISTS, BodyPoser, HandPoser, clip_shot_type, frame_shot_type
 
 FACE_POINTS, BODY_POINTS, HAND_POINTS = 478, 33, 21
@@ -53,7 +62,8 @@ class ClipAnnotation:
 
 @dataclass
 class Annotators:
-    """The models annotation uses; tracking models are reset for every clip."""
+    """The models annotation uses; tracking models are reset for every clip (``annotate_clip``) or every
+    speech region (the pass)."""
 
     detector: FaceDetector
     mesher: FaceMesher
@@ -62,15 +72,129 @@ class Annotators:
     embedder: Any = None  # talkset.vision.identity.FaceEmbedder, loaded on first use
 
 
-def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_side: int = 640,
-                  embedding_frames: int = 3) -> ClipAnnotation:
-    """Keypoints, head pose, shot type, framing and lighting facts and a face identity for one clip file.
+@dataclass
+class PassAnnotation:
+    """What the video pass keeps to annotate clips, in work-frame pixels.
 
-    Models run on frames scaled to ``work_max_side`` (mediapipe scales its input down further anyway);
-    points are stored in the clip's own pixels.
+    Per frame inside the regions (``t``): the mesh, the face box and the face's luminance sums; per pose sample
+    (``pose_t``): body and hands; per identity sample (``identity_t``): an aligned face chip.
+    """
+
+    t: np.ndarray           # (n,) seconds on the source clock
+    mesh: np.ndarray        # (n, 478, 3) float32; NaN: no face
+    box: np.ndarray         # (n, 4) x, y, w, h; NaN: no face
+    luma: np.ndarray        # (n, 3) pixel count, sum, sum of squares of the face box's luminance
+    pose_t: np.ndarray      # (m,)
+    body: np.ndarray        # (m, 33, 4); NaN: measured, no body found
+    hands: np.ndarray       # (m, 2, 21, 3)
+    hand_score: np.ndarray  # (m, 2)
+    identity_t: np.ndarray      # (k,)
+    identity_chips: np.ndarray  # (k, 150, 150, 3) uint8, FaceEmbedder.chip
+    work_size: tuple[int, int]
+    full_size: tuple[int, int]  # upright source frame (w, h); the clip is this cropped to even sides
+
+
+def clip_annotation(track: PassAnnotation, start: float, end: float, *, embedder=None,
+                    embedding_frames: int = 3) -> ClipAnnotation:
+    """The annotation of the clip ``[start, end)`` of a source: its frames are the pass's frames in that span,
+    exactly the frames ``media.cut.write_clip`` writes.
 
     Args:
-        clip_path: a clip written by curate (upright frames, constant frame rate).
+        track: what the pass measured.
+        start, end: the clip's span in seconds on the source clock.
+        embedder: a ``FaceEmbedder`` to describe the clip's chips with; None: no identity.
+        embedding_frames: identity samples (evenly spread over the clip) whose descriptors are averaged.
+    """
+    idx = np.flatnonzero((track.t >= start) & (track.t < end))
+    full_w, full_h = track.full_size
+    width, height = full_w - full_w % 2, full_h - full_h % 2
+    sx, sy = full_w / track.work_size[0], full_h / track.work_size[1]
+    t = track.t[idx] - start
+    if len(t):
+        t[0] = 0.0  # write_clip pins the first frame to the clip's start
+    face = track.mesh[idx] * np.array([sx, sy, sx], np.float32)
+    box = track.box[idx] * np.array([sx, sy, sx, sy], np.float32)
+    in_clip = (track.pose_t >= start) & (track.pose_t < end)
+    scale_body = np.array([sx, sy, sx, 1.0], np.float32)
+    scale_hand = np.array([sx, sy, sx], np.float32)
+    body, body_measured = _interpolated(track.pose_t, track.body * scale_body, track.t[idx])
+    hands = np.stack([_interpolated(track.pose_t, track.hands[:, k] * scale_hand, track.t[idx])[0]
+                      for k in range(2)], axis=1) if len(idx) else np.zeros((0, 2, HAND_POINTS, 3), np.float32)
+    score = np.stack([_interpolated(track.pose_t, np.where(track.hand_score[:, k] > 0, track.hand_score[:, k],
+                                                           np.nan), track.t[idx])[0] for k in range(2)], axis=1)
+    shots = [frame_shot_type(b if np.isfinite(b[0, 0]) else None, width, height)
+             for b in track.body[in_clip] * scale_body]
+    chips = track.identity_chips[(track.identity_t >= start) & (track.identity_t < end)]
+    if len(chips) > embedding_frames:
+        chips = chips[np.linspace(0, len(chips) - 1, embedding_frames).round().astype(int)]
+    ids = [embedder.describe(c) for c in chips] if embedder is not None else []
+    return _annotation(t, (width, height), face, box, body, body_measured, hands, np.nan_to_num(score),
+                       shots, track.luma[idx].sum(axis=0), ids)
+
+
+def _interpolated(sample_t: np.ndarray, values: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (one row per sample) at times ``t``: a sample's own row on its frame, linear between two
+    neighbouring samples that both have a value, NaN elsewhere; and which times are samples."""
+    out = np.full((len(t), *values.shape[1:]), np.nan, np.float32)
+    measured = np.zeros(len(t), bool)
+    if not len(sample_t) or not len(t):
+        return out, measured
+    flat = values.reshape(len(values), -1)
+    ok = np.isfinite(flat[:, 0])
+    right = np.searchsorted(sample_t, t, side="left")
+    for i, (ti, r) in enumerate(zip(t, right)):
+        if r < len(sample_t) and sample_t[r] == ti:
+            measured[i] = True
+            out[i] = values[r]
+        elif 0 < r < len(sample_t) and ok[r - 1] and ok[r]:
+            w = (ti - sample_t[r - 1]) / (sample_t[r] - sample_t[r - 1])
+            out[i] = ((1 - w) * flat[r - 1] + w * flat[r]).reshape(values.shape[1:])
+    return out, measured
+
+
+def _annotation(t, size, face, box, body, body_measured, hands, hand_score, shots, luma, descriptors
+                ) -> ClipAnnotation:
+    """The npz arrays, shot type and facts of a clip from its per-frame keypoints (clip pixels)."""
+    n = len(t)
+    face = np.asarray(face, np.float32).reshape(n, FACE_POINTS, 3)
+    pose = np.full((n, 3), np.nan, np.float32)
+    for i in np.flatnonzero(np.isfinite(face[:, 0, 0])):
+        pose[i] = head_pose(face[i])
+    arrays: dict[str, np.ndarray] = {
+        "t": np.asarray(t, np.float64),
+        "size": np.array(size, np.int32),
+        "face": face.astype(np.float16),
+        "face_box": np.asarray(box, np.float32).reshape(n, 4),
+        "head_pose": pose,
+        "body": np.asarray(body, np.float32).reshape(n, BODY_POINTS, 4).astype(np.float16),
+        "body_measured": np.asarray(body_measured, bool).reshape(n),
+        "hands": np.asarray(hands, np.float32).reshape(n, 2, HAND_POINTS, 3).astype(np.float16),
+        "hand_score": np.asarray(hand_score, np.float32).reshape(n, 2).astype(np.float16),
+    }
+    shot = clip_shot_type(list(shots), int(np.isfinite(face[:, 0, 0]).sum()))
+    facts = _visual_facts(arrays, np.asarray(luma, float), shot)
+    embedding = np.mean(descriptors, axis=0).astype(np.float32) if len(descriptors) else None
+    return ClipAnnotation(arrays, shot, facts, embedding)
+
+
+def face_luma(rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+    """(pixel count, sum, sum of squares) of the luminance inside ``box``: the facts need its mean and spread."""
+    x0, y0 = max(int(box.x0), 0), max(int(box.y0), 0)
+    patch = rgb[y0:max(int(box.y1), y0 + 1), x0:max(int(box.x1), x0 + 1)]
+    y = patch.reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])
+    return np.array([y.size, y.sum(), np.square(y).sum()])
+
+
+def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_side: int = 640,
+                  embedding_frames: int = 3) -> ClipAnnotation:
+    """Keypoints, head pose, shot type, framing and lighting facts and a face identity for one clip file, from
+    its own pixels: the detector, mesh and pose on every frame.
+
+    Curate does not call this (``clip_annotation`` reuses its pass); it is the reference the single pass is
+    measured against, and annotates clips made elsewhere.
+
+    Args:
+        clip_path: a clip (upright frames).
         annotators: the models (see ``Annotators``).
         work_max_side: longest side in pixels the models see.
         embedding_frames: frames (evenly spread) whose dlib descriptors are averaged into the identity.
@@ -81,7 +205,7 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
             model.reset()
     times: list[float] = []
     faces, boxes, bodies, hands, hand_scores = [], [], [], [], []
-    luma = np.zeros(3)  # count, sum, sum of squares of face-box luminance: the facts need mean and spread
+    luma = np.zeros(3)
     shots: list[str | None] = []
     with av.open(str(clip_path)) as container:
         stream = container.streams.video[0]
@@ -108,10 +232,7 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
                 faces.append(np.full((FACE_POINTS, 3), np.nan, np.float32))
             if box is not None:
                 boxes.append(np.array([box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0], np.float32) * scale)
-                x0, y0 = max(int(box.x0), 0), max(int(box.y0), 0)
-                patch = rgb[y0:max(int(box.y1), y0 + 1), x0:max(int(box.x1), x0 + 1)]
-                y = patch.reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])
-                luma += (y.size, y.sum(), np.square(y).sum())
+                luma += face_luma(rgb, box)
             else:
                 boxes.append(np.full(4, np.nan, np.float32))
             pts = body_model(rgb) if body_model is not None else None
@@ -123,7 +244,7 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
             shots.append(frame_shot_type(pts, width, height))
             # The hand model's palm detector is the costliest step; a frame whose pose shows no wrist has
             # no hand to find (close-ups), so it is skipped there.
-            if hand_model is not None and pts is not None and _wrist_in_view(pts, width, height):
+            if hand_model is not None and pts is not None and wrist_in_view(pts, width, height):
                 hp, hs = hand_model(rgb)
                 hands.append(hp * scale)
                 hand_scores.append(hs)
@@ -131,30 +252,16 @@ def annotate_clip(clip_path: str | Path, annotators: Annotators, *, work_max_sid
                 hands.append(np.full((2, HAND_POINTS, 3), np.nan, np.float32))
                 hand_scores.append(np.zeros(2, np.float32))
     n = len(times)
-    face_arr = np.array(faces, np.float32).reshape(n, FACE_POINTS, 3)
-    has_face = np.isfinite(face_arr[:, 0, 0])
-    pose = np.full((n, 3), np.nan, np.float32)
-    for i in np.flatnonzero(has_face):
-        pose[i] = head_pose(face_arr[i])
-    arrays: dict[str, np.ndarray] = {
-        "t": np.array(times, np.float64),
-        "size": np.array([width, height], np.int32),
-        "face": face_arr.astype(np.float16),
-        "face_box": np.array(boxes, np.float32).reshape(n, 4),
-        "head_pose": pose,
-        "body": np.array(bodies, np.float32).reshape(n, BODY_POINTS, 4).astype(np.float16),
-        "hands": np.array(hands, np.float32).reshape(n, 2, HAND_POINTS, 3).astype(np.float16),
-        "hand_score": np.array(hand_scores, np.float32).reshape(n, 2).astype(np.float16),
-    }
-    shot = clip_shot_type(shots, int(has_face.sum()))
-    facts = _visual_facts(arrays, luma, shot)
-    embedding = None
-    if annotators.embedder is not None and has_face.any():
-        embedding = _identity(clip_path, arrays, annotators.embedder, embedding_frames)
-    return ClipAnnotation(arrays, shot, facts, embedding)
+    descriptors = []
+    if annotators.embedder is not None:
+        descriptors = _identity(clip_path, np.array(boxes, np.float32).reshape(n, 4), annotators.embedder,
+                                embedding_frames)
+    return _annotation(times, (width, height), faces, boxes, bodies, np.full(n, body_model is not None), hands,
+                       hand_scores, shots, luma, descriptors)
 
 
-def _wrist_in_view(body: np.ndarray, width: int, height: int, min_visibility: float = 0.3) -> bool:
+def wrist_in_view(body: np.ndarray, width: int, height: int, min_visibility: float = 0.3) -> bool:
+    """A wrist of the pose lies inside the frame and is visible: only then can there be a hand to find."""
     wrists = body[list(WRISTS)]
     inside = (wrists[:, 0] >= 0) & (wrists[:, 0] < width) & (wrists[:, 1] >= 0) & (wrists[:, 1] < height)
     return bool(np.any(inside & (wrists[:, 3] >= min_visibility)))
@@ -183,15 +290,12 @@ def _visual_facts(arrays: dict[str, np.ndarray], luma: np.ndarray, shot: str | N
     return facts
 
 
-def _identity(clip_path: str | Path, arrays: dict[str, np.ndarray], embedder, count: int) -> np.ndarray | None:
-    """Mean dlib descriptor over ``count`` frames with a face, spread over the clip, at full resolution."""
-    boxes = arrays["face_box"]
+def _identity(clip_path: str | Path, boxes: np.ndarray, embedder, count: int) -> list[np.ndarray]:
+    """dlib descriptors of ``count`` frames with a face, spread over the clip, at full resolution."""
     with_face = np.flatnonzero(np.isfinite(boxes[:, 0]))
     if not len(with_face):
-        return None
+        return []
     wanted = set(with_face[np.linspace(0, len(with_face) - 1, min(count, len(with_face))).round().astype(int)])
-    from talkset.vision.face import FaceBox
-
     descriptors = []
     with av.open(str(clip_path)) as container:
         for i, frame in enumerate(container.decode(video=0)):
@@ -202,7 +306,7 @@ def _identity(clip_path: str | Path, arrays: dict[str, np.ndarray], embedder, co
                     descriptors.append(d)
             if i >= max(wanted):
                 break
-    return np.mean(descriptors, axis=0).astype(np.float32) if descriptors else None
+    return descriptors
 
 
 def audio_facts(samples: np.ndarray, sr: int, speech: list[tuple[float, float]] | None = None) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from talkset.errors import TalksetError
 
+CLIP_MODES = ("encode", "fast", "none")
+
 
 class ConfigError(TalksetError):
     """A configuration file that cannot be used; one line naming the file and why."""
@@ -62,6 +64,9 @@ class Config:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"{path}: cannot read config ({e})") from None
         _merge(data, user, path, "")
+        if data["output"]["clips"] not in CLIP_MODES:
+            raise ConfigError(f"{path}: 'output.clips' must be one of {', '.join(CLIP_MODES)}, "
+                              f"got {data['output']['clips']!r}")
         return cls(data)
 
 

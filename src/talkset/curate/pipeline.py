@@ -19,7 +19,7 @@ import numpy as np
 from talkset.audio.io import AudioError, load_audio
 from talkset.audio.vad import SileroVAD
 from talkset.curate.analyze import analyze
-from talkset.curate.annotate import Annotators, annotate_clip, audio_facts
+from talkset.curate.annotate import Annotators, PassAnnotation, annotate_clip, audio_facts, clip_annotation
 from talkset.curate.caption import template_caption
 from talkset.curate.config import Config
 from talkset.curate.scores.head import head_detail
@@ -163,8 +163,10 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
     utterances = join_speech(speech, seg["speech_join_gap_s"], seg["speech_pad_s"])
     fps = float(info.fps)
     regions = [(a - 0.5, b + 0.5) for a, b in utterances if b - a >= seg["min_clip_s"]]
+    annotators = backends.annotators(config.annotate) if config.annotate["keypoints"] else None
     analysis = analyze(job.path, rotation_deg=info.rotation_deg, fps=fps, regions=regions,
                        detector=backends.detector, mesher=backends.mesher, segment_cfg=seg, analysis_cfg=ana,
+                       annotators=annotators, annotate_cfg=config.annotate,
                        progress=(lambda t: progress(t, info.duration_s)) if progress else None)
     for stage, spent in analysis.stage_seconds.items():
         timer.add(stage, spent)
@@ -175,7 +177,7 @@ def analyse_video(job: VideoJob, config: Config, backends: Backends, progress=No
     with timer("score"):
         records = _score_candidates(job, info, analysis, utterances, sync_audio, config)
     cut_info = {"cuts": [round(t, 4) for t in analysis.cut_times], "speech": [[round(a, 3), round(b, 3)] for a, b in speech]}
-    return info, records, audio, {"seconds": timer.as_dict(), **cut_info}
+    return info, records, audio, {"seconds": timer.as_dict(), "annotation": analysis.annotation, **cut_info}
 
 
 def _score_candidates(job: VideoJob, info: VideoInfo, analysis, utterances, sync_audio: SyncAudio,
@@ -241,25 +243,29 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     records = [apply(rec, config.thresholds) for rec in records]
     kept = [r for r in records if r.status == KEPT]
     timer = StageTimer()
+    mode = config.output["clips"]
+    for rec in kept:
+        rec.clip_mode = mode
     with timer("write"):
         if kept:
-            planned = [p for r in kept for p in clip_files(r.id, config)]
+            planned = [p for r in kept for p in clip_files(r.id, config, media=mode != "none")]
             taken = store.claim(job.video_id, planned)
             if taken:
                 outcome.failed = commit_failure(store, job, _unusable(f"{taken} (move it away and rerun)"), retry=True,
                                                 info=info)
                 return outcome
-            for rec in kept:
+            for rec in kept if mode != "none" else []:
                 try:
                     write_clip_files(job, info, rec, audio, store, config.output)
                 except ClipWriteError as e:
-                    rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
+                    rec.status, rec.reasons, rec.clip_mode = REJECTED, [Reason("write", f"write: {e}")], None
     outcome.stage_seconds["write"] = timer.seconds["write"]
     embeddings: dict[str, list[float]] = {}
     with timer("annotate"):
         for rec in kept:
-            if rec.video_path is not None:
-                annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings)
+            if rec.status == KEPT:
+                annotate_record(job, rec, audio, extra["speech"], store, config, backends, embeddings,
+                                track=extra["annotation"])
     outcome.stage_seconds["annotate"] = timer.seconds["annotate"]
     if not records:
         records = [source_record(job, REJECTED, Reason("segment", _why_no_candidate(extra, config)), info)]
@@ -306,32 +312,42 @@ def _why_no_candidate(extra: dict, config: Config) -> str:
 
 def write_clip_files(job: VideoJob, info: VideoInfo, rec: Record, audio, store: OutputStore,
                      output: dict[str, Any]) -> None:
-    """Writes a kept record's clip (mp4) and its 16 kHz audio (wav), and points the record at them."""
+    """Writes a kept record's clip (mp4) and its 16 kHz audio (wav), and points the record at them; the
+    encoder settings are those of ``output["clips"]`` (``encode``, or ``fast``; ``none`` is written as
+    ``encode``: the user asked for the files now)."""
     import soundfile as sf
 
     start, end = rec.source.start, rec.source.end
+    mode = "fast" if output["clips"] == "fast" else "encode"
+    preset, crf = (output["fast_preset"], output["fast_crf"]) if mode == "fast" else (output["video_preset"],
+                                                                                        output["video_crf"])
     tmp_mp4 = store.temp_path(job.video_id, f"{rec.id}.mp4")
     write_clip(Path(job.path), start, end, tmp_mp4,
                audio_path=Path(job.audio_path) if job.audio_path else None, rotation_deg=info.rotation_deg,
-               preset=output["video_preset"], crf=output["video_crf"])
+               preset=preset, crf=crf)
     tmp_wav = store.temp_path(job.video_id, f"{rec.id}.wav")
     sf.write(tmp_wav, audio.slice(start, end), audio.sr, subtype="PCM_16", format="WAV")
     store.place(tmp_mp4, f"clips/{rec.id}.mp4")
     store.place(tmp_wav, f"clips/{rec.id}.wav")
     rec.video_path, rec.audio_path = f"clips/{rec.id}.mp4", f"clips/{rec.id}.wav"
+    rec.clip_mode = mode
 
 
-def clip_files(clip_id: str, config: Config) -> list[str]:
-    """Paths (relative to the output folder) a kept clip's files take."""
-    files = [f"clips/{clip_id}.mp4", f"clips/{clip_id}.wav"]
-    return files + ([f"annotations/{clip_id}.npz"] if config.annotate["keypoints"] else [])
+def clip_files(clip_id: str, config: Config, *, media: bool = True, annotation: bool = True) -> list[str]:
+    """Paths (relative to the output folder) a kept clip's files take: its mp4 and wav (``media``) and its
+    keypoints (``annotation``, when the config annotates)."""
+    files = [f"clips/{clip_id}.mp4", f"clips/{clip_id}.wav"] if media else []
+    return files + ([f"annotations/{clip_id}.npz"] if annotation and config.annotate["keypoints"] else [])
 
 
 def annotate_record(job: VideoJob, rec: Record, audio, speech: list, store: OutputStore, config: Config,
-                    backends: Backends, embeddings: dict[str, list[float]]) -> None:
-    """Annotates a kept record's written clip: keypoints file, shot type, facts and the template caption.
+                    backends: Backends, embeddings: dict[str, list[float]], track: PassAnnotation | None = None
+                    ) -> None:
+    """Annotates a kept record: keypoints file, shot type, facts and the template caption.
 
-    A clip whose annotation fails stays kept with empty annotations and a warning: the clip itself is good.
+    The keypoints come from the video pass (``track``) when there is one; without it (a clip cut later, after
+    ``talkset filter`` kept it) from the written clip's own pixels. A clip whose annotation fails stays kept with
+    empty annotations and a warning: the clip itself is good.
     """
     cfg = config.annotate
     start, end = rec.source.start, rec.source.end
@@ -343,9 +359,13 @@ def annotate_record(job: VideoJob, rec: Record, audio, speech: list, store: Outp
     annotations = Annotations()
     if cfg["keypoints"]:
         try:
-            ann = annotate_clip(store.root / str(rec.video_path), backends.annotators(cfg),
-                                work_max_side=config.analysis["work_max_side"],
-                                embedding_frames=cfg["embedding_frames"])
+            if track is not None:
+                ann = clip_annotation(track, start, end, embedder=backends.annotators(cfg).embedder,
+                                      embedding_frames=cfg["embedding_frames"])
+            else:
+                ann = annotate_clip(store.root / str(rec.video_path), backends.annotators(cfg),
+                                    work_max_side=config.analysis["work_max_side"],
+                                    embedding_frames=cfg["embedding_frames"])
         except (av.FFmpegError, OSError, ValueError, RuntimeError) as e:
             log.warning("%s: annotating clip %s failed (%s)", printable_path(job.path), rec.id, e)
         else:

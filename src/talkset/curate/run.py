@@ -339,12 +339,15 @@ def _cut_missing_locked(store: OutputStore, config: Config) -> tuple[int, list[s
         job = VideoJob(part["path"], audio_path=missing[0].metadata.audio_source)
         try:
             info, audio = probe(job.path), load_audio(job.audio_path or job.path)
-            if store.claim(job.video_id, [p for r in missing for p in clip_files(r.id, config)]):
+            # Clips curated with clips = "none" have their annotation from the pass already.
+            planned = [p for r in missing for p in clip_files(r.id, config, annotation=not r.annotations.keypoints)]
+            if store.claim(job.video_id, planned):
                 raise ClipWriteError(f"{job.path}: a clip file name is taken by a file talkset did not make")
             for rec in missing:
                 write_clip_files(job, info, rec, audio, store, config.output)
-                annotate_record(job, rec, audio, part.get("speech", []), store, config, Backends.get(),
-                                part.setdefault("embeddings", {}))
+                if not rec.annotations.keypoints:
+                    annotate_record(job, rec, audio, part.get("speech", []), store, config, Backends.get(),
+                                    part.setdefault("embeddings", {}))
                 written += 1
         except (ProbeError, AudioError, ClipWriteError) as e:
             problems.append(str(e))

@@ -200,7 +200,7 @@ class Annotations(_Part):
 
 
 _KEY_OUT = {"video_id": "video-id", "video_path": "video-path", "audio_path": "audio-path",
-            "description_path": "description-path", "subtitle_path": "subtitle-path"}
+            "description_path": "description-path", "subtitle_path": "subtitle-path", "clip_mode": "clip-mode"}
 _KEY_IN = {v: k for k, v in _KEY_OUT.items()}
 
 
@@ -216,6 +216,9 @@ class Record:
     audio_path: str | None = None
     description_path: str | None = None
     subtitle_path: str | None = None
+    # How the files of a clip curate kept were made: "encode" (frame-exact H.264, the default settings), "fast"
+    # (the fast encoder settings) or "none" (not written yet: `talkset cut` writes them); None: never kept, or 0.1.
+    clip_mode: str | None = None
     metadata: Metadata = field(default_factory=Metadata)
     scores: Scores = field(default_factory=Scores)
     annotations: Annotations = field(default_factory=Annotations)
@@ -271,7 +274,8 @@ class Record:
             id=str(d["id"]), video_id=str(d.get("video-id", d["id"])), source=Span.from_dict(src), type=kind,
             video_path=d.get("video-path"), audio_path=d.get("audio-path"),
             description_path=d.get("description-path"), subtitle_path=d.get("subtitle-path"),
-            metadata=Metadata.from_dict(d.get("metadata") or {}), scores=Scores.from_dict(d.get("scores") or {}),
+            clip_mode=d.get("clip-mode"), metadata=Metadata.from_dict(d.get("metadata") or {}),
+            scores=Scores.from_dict(d.get("scores") or {}),
             annotations=Annotations.from_dict(d.get("annotations") or {}), status=status,
             reasons=[Reason.from_text(str(r), status) for r in d.get("reasons") or []],
             extra={k: copy.deepcopy(v) for n, k in names.items() if n not in known and k != "schema"

@@ -36,6 +36,9 @@ class FrameView:
         self.index = index
         # The face box the face consumer found or tracks at this frame (work-frame pixels), for later consumers.
         self.face: FaceBox | None = None
+        # This frame's face mesh (work-frame pixels) and the face box that follows it, when one was meshed.
+        self.mesh: np.ndarray | None = None
+        self.mesh_box: FaceBox | None = None
         self.rotation_deg = rotation_deg
         self._work_max_side = work_max_side
         self._shot_max_side = shot_max_side
@@ -98,6 +101,11 @@ class FrameView:
         if key not in sizes:
             sizes[key] = self._convert(max_side, "rgb24")
         return sizes[key]
+
+    @cached_property
+    def full_rgb(self) -> np.ndarray:
+        """Full resolution RGB, upright, for the few frames an identity descriptor is taken from."""
+        return upright(self.frame.to_ndarray(format="rgb24"), self.rotation_deg)
 
     @cached_property
     def full_gray(self) -> np.ndarray:

@@ -95,15 +95,26 @@ class FaceEmbedder:
         return [(b, self._descriptor(rgb, b)) for b in self.faces(rgb)]
 
     def _descriptor(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+        return self.describe(self.chip(rgb, box))
+
+    def chip(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+        """The aligned 150x150 face chip the descriptor is computed from (cheap: the landmarks and a warp);
+        keep chips and describe only the ones needed, the ResNet is the costly step."""
         import dlib
 
         self._load()
-        assert self._predictor is not None and self._encoder is not None
+        assert self._predictor is not None
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
         shape = self._predictor(img, _dlib_rect(box, img.shape[1], img.shape[0]))
-        # Aligns the 150x150 chip with padding 0.25 (dlib's standard) from the landmarks, then runs the ResNet.
-        chip = dlib.get_face_chip(img, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        return np.asarray(self._encoder.compute_face_descriptor(chip, self.num_jitters), dtype=np.float64)
+        # Aligned from the landmarks with padding 0.25 (dlib's standard).
+        return np.asarray(dlib.get_face_chip(img, shape, size=CHIP_SIZE, padding=CHIP_PADDING), np.uint8)
+
+    def describe(self, chip: np.ndarray) -> np.ndarray:
+        """Descriptor (128,) float64 of a chip from ``chip``."""
+        self._load()
+        assert self._encoder is not None
+        return np.asarray(self._encoder.compute_face_descriptor(np.ascontiguousarray(chip), self.num_jitters),
+                          dtype=np.float64)
 
     def close(self) -> None:
         if self._mp is not None:

@@ -1,0 +1,66 @@
+"""Annotations come from the video pass: they agree with annotating the written clip from its own pixels, and
+a run that writes no clips (``clips = "none"``) gets the same annotations, with ``talkset cut`` writing the files
+later to match them frame for frame."""
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+
+from talkset.curate.annotate import Annotators, annotate_clip
+from talkset.curate.config import Config
+from talkset.curate.run import curate, cut_missing
+from talkset.vision.face import FaceDetector, FaceMesher
+
+FILES = {"talking/vox_man_tv_224.mp4": (), "talking/woman_outdoor_1080x1920_hevc.mp4": (pytest.mark.slow,),
+         "edge/stage_cuts_multiperson_640x360.mp4": (pytest.mark.slow,)}
+
+
+def _kept(out) -> list[dict]:
+    return [r for r in json.loads((out / "manifest.json").read_text()) if r["status"] == "kept"]
+
+
+def _frames(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=m, id=n.split("/")[1].split("_")[0]) for n, m in FILES.items()])
+def test_no_clips_then_cut_matches_the_clip_annotated_from_its_pixels(media, tmp_path, name):
+    cfg = Config.load(None)
+    cfg.output["clips"] = "none"
+    out = tmp_path / "out"
+    curate([media / name], out, config=cfg, workers=1, progress=False)
+    kept = _kept(out)
+    assert kept, "the footage has a clip to keep"
+    assert not (out / "clips").exists() or not any((out / "clips").iterdir())
+    npz = {}
+    for rec in kept:
+        assert rec["clip-mode"] == "none" and rec["video-path"] is None and rec["audio-path"] is None
+        assert rec["annotations"]["shot_type"] and rec["metadata"]["speaker_id"]
+        npz[rec["id"]] = (out / rec["annotations"]["keypoints"]).read_bytes()
+
+    written, problems = cut_missing(out, Config.load(None))
+    assert (written, problems) == (len(kept), [])
+    reference = Annotators(FaceDetector(), FaceMesher())
+    for rec in _kept(out):
+        assert rec["clip-mode"] == "encode" and rec["video-path"] == f"clips/{rec['id']}.mp4"
+        path = out / rec["annotations"]["keypoints"]
+        assert path.read_bytes() == npz[rec["id"]], "cut keeps the pass's annotation"
+        z = np.load(path)
+        ref = annotate_clip(out / rec["video-path"], reference).arrays
+        n = _frames(out / rec["video-path"])
+        assert len(z["t"]) == len(ref["t"]) == n, "one entry per frame of the clip cut later"
+        assert np.abs(z["t"] - ref["t"]).max() < 1e-3
+        a, b = z["face"][:, :, :2].astype(np.float32), ref["face"][:, :, :2].astype(np.float32)
+        both = np.isfinite(a[:, 0, 0]) & np.isfinite(b[:, 0, 0])
+        assert both.sum() >= 0.95 * max(np.isfinite(b[:, 0, 0]).sum(), 1)
+        error = np.linalg.norm(a[both] - b[both], axis=2).mean()
+        assert error <= 1.0, f"{rec['id']}: mean landmark difference {error:.2f} px at clip resolution"
+        # Body pose ran at the configured rate and was interpolated between.
+        rate = Config.load(None).annotate["pose_sample_fps"]
+        measured = z["body_measured"].sum()
+        assert abs(measured - rate * rec["metadata"]["duration"]) <= 2
+        assert measured < n
