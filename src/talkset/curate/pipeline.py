@@ -22,11 +22,8 @@ from talkset.curate.analyze import analyze
 from talkset.curate.annotate import Annotators, PassAnnotation, annotate_clip, audio_facts, clip_annotation
 from talkset.curate.caption import template_caption
 from talkset.curate.config import Config
-from talkset.curate.scores.head import head_detail
-from talkset.curate.scores.motion import motion_score
-from talkset.curate.scores.mouth import mouth_score
-from talkset.curate.scores.quality import quality_score
-from talkset.curate.scores.sync import SyncAudio, sync_score
+from talkset.curate.scores.registry import Candidate, score
+from talkset.curate.scores.sync import SyncAudio
 from talkset.curate.segment import candidates, join_speech, shots_from_cuts
 from talkset.curate.thresholds import apply
 from talkset.dataset.manifest import clip_id_for, printable_path, video_id_for
@@ -199,17 +196,7 @@ def _score_candidates(job: VideoJob, info: VideoInfo, analysis, utterances, sync
     records = []
     known = dict(job.metadata)
     for index, (start, end) in enumerate(spans):
-        qmask = (analysis.quality["t"] >= start) & (analysis.quality["t"] <= end)
-        quality = quality_score(analysis.quality, qmask, bpp)
-        scores = _clean({
-            "quality": quality,
-            "motion": motion_score(analysis.motion, start, end),
-            "sync": sync_score(analysis.faces["t"], analysis.faces["mouth"], sync_audio, start, end, fps,
-                               max_lag=ana["sync_max_lag_frames"], lead_s=ana["sync_natural_lead_s"],
-                               null_min_s=ana["sync_null_min_s"]),
-            "mouth": mouth_score(analysis.faces["t"], analysis.faces["mouth"], start, end),
-            "head_detail": head_detail(analysis.faces, analysis.detections, analysis.work_size, start, end),
-        })
+        scores = _clean(score(Candidate(start, end, fps, analysis, sync_audio, bpp, ana)))
         rec = Record(
             id=clip_id_for(job.video_id, index), video_id=job.video_id, source=Span(job.path, start, end),
             subtitle_path=job.subtitle_path,
