@@ -64,3 +64,47 @@ def test_no_clips_then_cut_matches_the_clip_annotated_from_its_pixels(media, tmp
         measured = z["body_measured"].sum()
         assert abs(measured - rate * rec["metadata"]["duration"]) <= 2
         assert measured < n
+
+
+@pytest.mark.parametrize("mode, preset, crf", [("encode", "veryfast", 20), ("fast", "ultrafast", 21),
+                                               ("none", "veryfast", 20)])
+def test_clip_modes_pick_their_encoder_settings(monkeypatch, tmp_path, mode, preset, crf):
+    from talkset.curate import pipeline
+    from talkset.dataset.records import Record, Span
+
+    used = {}
+    monkeypatch.setattr(pipeline, "write_clip", lambda *a, **k: used.update(k))
+
+    class Store:
+        root = tmp_path
+
+        def temp_path(self, video_id, name):
+            return tmp_path / name
+
+        def place(self, tmp, rel):
+            pass
+
+    class Audio:
+        sr = 16000
+
+        def slice(self, a, b):
+            return np.zeros(int((b - a) * 16000), np.float32)
+
+    cfg = Config.load(None)
+    cfg.output["clips"] = mode
+    rec = Record(id="c", video_id="v", source=Span("x.mp4", 0.0, 1.0))
+    job = pipeline.VideoJob("x.mp4")
+    info = type("Info", (), {"rotation_deg": 0})()
+    pipeline.write_clip_files(job, info, rec, Audio(), Store(), cfg.output)
+    assert (used["preset"], used["crf"]) == (preset, crf)
+    # "none" curated nothing; when `talkset cut` writes the files later they are the default encode.
+    assert rec.clip_mode == ("fast" if mode == "fast" else "encode") and rec.video_path == "clips/c.mp4"
+
+
+def test_an_unknown_clip_mode_is_a_config_error(tmp_path):
+    from talkset.curate.config import ConfigError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[output]\nclips = "copy"\n')
+    with pytest.raises(ConfigError, match="output.clips"):
+        Config.load(bad)
