@@ -57,6 +57,7 @@ import json
 import logging
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -478,7 +479,7 @@ def to_json(env: dict, sets: list[InputSet]) -> dict:
 
 def run_set(exe: str, s: InputSet, args, configs: dict[str, tuple[Path | None, str]], workers: list[int]) -> None:
     """Times the ffmpeg baselines and every (mode, worker count) curate run on one input set."""
-    list_file = write_list_file(s.sources, args.out, f"inputs-{s.name.replace('/', '_')}.jsonl")
+    list_file = write_list_file(s.sources, args.out, f"inputs-{re.sub(r'[^A-Za-z0-9+]+', '_', s.name)}.jsonl")
     warm_page_cache(s.sources)
     print(f"[{s.name}] timing ffmpeg on {len(s.sources)} videos ({s.video_s:.0f} s) ...", file=sys.stderr)
     s.ffmpeg_runs = [time_ffmpeg(exe, s.sources, None), time_ffmpeg(exe, s.sources, 1)]
