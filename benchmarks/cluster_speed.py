@@ -52,7 +52,6 @@ import json
 import logging
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -67,6 +66,7 @@ from curate_speed import (
     DEFAULT_MEDIA,
     FfmpegRun,
     Source,
+    cpu_seconds,
     ffmpeg_version,
     find_ffmpeg,
     machine,
@@ -185,13 +185,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.split < 2 and "split" in args.layouts:
         args.layouts = [x for x in args.layouts if x != "split"]
     return args
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and every child it has reaped."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def machine_busy_seconds() -> float | None:
