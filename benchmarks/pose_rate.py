@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkset.curate.annotate import _wrist_in_view
+from talkset.curate.annotate import wrist_in_view
 from talkset.curate.inputs import expand_inputs
 from talkset.media.frames import decode_frames
 from talkset.media.probe import probe
@@ -130,7 +130,7 @@ def run_poses(path: str, steps: list[int], hands: bool) -> tuple[dict[int, Run],
             cpu[k][0] += time.process_time() - tic
             bodies[k].append(pts)
             hp = None
-            if hand_model is not None and pts is not None and _wrist_in_view(pts, w, h):
+            if hand_model is not None and pts is not None and wrist_in_view(pts, w, h):
                 tic = time.process_time()
                 hp = hand_model(rgb)[0]
                 cpu[k][1] += time.process_time() - tic
