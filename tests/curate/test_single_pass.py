@@ -108,3 +108,17 @@ def test_an_unknown_clip_mode_is_a_config_error(tmp_path):
     bad.write_text('[output]\nclips = "copy"\n')
     with pytest.raises(ConfigError, match="output.clips"):
         Config.load(bad)
+
+
+def test_pose_between_samples_is_interpolated_only_between_two_found_bodies():
+    from talkset.curate.annotate import _interpolated
+
+    sample_t = np.array([0.0, 0.2, 0.4, 0.6])
+    values = np.array([[0.0, 1.0], [2.0, 3.0], [np.nan, np.nan], [6.0, 7.0]], np.float32)
+    t = np.array([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7])
+    out, measured = _interpolated(sample_t, values, t)
+    assert measured.tolist() == [True, False, True, False, False, True, False]
+    np.testing.assert_allclose(out[:3], [[0, 1], [1, 2], [2, 3]])
+    assert np.isnan(out[3:5]).all(), "no body at 0.4 s: nothing is made up on either side of it"
+    np.testing.assert_allclose(out[5], [6, 7])
+    assert np.isnan(out[6]).all(), "after the last sample there is nothing to interpolate to"
