@@ -109,21 +109,33 @@ def per_metric(real: Path, fake: Path) -> dict[str, float]:
 
 
 def total_time(real: Path, fake: Path, clips: int, work: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real), one core."""
+    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real), one core.
+
+    Every clip has its own copy of the reference, as in a real benchmark (each clip is its own video), so
+    nothing computed for one clip's reference can serve another's.
+    """
     from talkset.bench import build, evaluate
+
+    try:
+        from talkset.dataset.records import Record
+        typed = Record.from_dict
+    except ImportError:  # before the typed manifest model (commit 9a41702 and older): build takes dicts
+        def typed(d):
+            return d
 
     root = work / "root"
     pred = work / "pred"
     for d in (root, pred):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    shutil.copy(real, root / "real.mp4")
     records = []
     for i in range(clips):
         cid = f"clip-{i:04d}"
-        records.append({"id": cid, "type": "clip", "status": "kept", "video-id": cid, "video-path": "real.mp4",
-                        "audio-path": None, "source": {"path": "real.mp4", "start": 0.0, "end": 5.0},
-                        "metadata": {"language": ["en", "zh", "es"][i % 3]}})
+        shutil.copy(real, root / f"{cid}.mp4")
+        records.append(typed({"id": cid, "type": "clip", "status": "kept", "video-id": cid,
+                              "video-path": f"{cid}.mp4", "audio-path": None,
+                              "source": {"path": f"{cid}.mp4", "start": 0.0, "end": 5.0},
+                              "metadata": {"language": ["en", "zh", "es"][i % 3]}}))
         os.symlink(fake, pred / f"{cid}.mp4")
     bench = build(records, dims=["language"], per_group=clips, root=str(root))
     seconds, cpu, _ = cpu_timed(evaluate, bench, pred, progress=True, n_boot=2000)
