@@ -5,7 +5,11 @@ The 512² clips are made from shared/media/generated (the real clip and the Wav2
 cut to 5 s and scaled to 512×512, into --work (never the repository). The process pins itself to one core
 (and OpenCV / torch to one thread) for the per-metric numbers; the N-clip run uses the same single core.
 
-    python benchmarks/bench_speed.py [--clips 100] [--work /tmp/talkset_bench_speed]
+    python benchmarks/bench_speed.py [--clips 100] [--work /tmp/talkset_bench_speed] [--skip-per-metric]
+                                     [--baseline-src /tmp/before/src]
+
+Issue 11 asks for bench eval at least twice as fast per clip as commit 9a41702; ``--baseline-src`` runs that
+commit's code through the same N-clip command first and prints both.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -102,7 +108,7 @@ def per_metric(real: Path, fake: Path) -> dict[str, float]:
         "LMD (both clips meshed)": lambda: metrics.lmd(fake, real),
         "sharpness": lambda: metrics.sharpness(fake),
         "jitter": lambda: metrics.jitter(fake),
-        "identity (every 5th frame)": lambda: identity_similarity(ref_rgb, fake),
+        "identity (every 0.4 s)": lambda: identity_similarity(ref_rgb, fake),
         "one pass (all, no audio)": lambda: score_pair(fake, real, probe(fake), probe(real), backends),
     }
     return {name: n / timed(fn)[0] for name, fn in runs.items()}
@@ -148,7 +154,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("/tmp/talkset_bench_speed"))
     parser.add_argument("--skip-per-metric", action="store_true", help="only the N-clip bench eval run")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="another checkout's src/ (e.g. a worktree of 9a41702): its N-clip run goes first, in a "
+                             "process of its own with that PYTHONPATH, and both are printed side by side")
     args = parser.parse_args()
+    baseline = run_baseline(args) if args.baseline_src else None
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     import cv2
     import torch
@@ -169,7 +179,24 @@ def main() -> None:
     result = {"fps": fps, "clips": args.clips, "total_seconds": seconds, "cpu_seconds": cpu}
     (args.work / "bench_speed.json").write_text(json.dumps(result, indent=1))
     print(f"numbers written to {args.work / 'bench_speed.json'}")
+    if baseline is not None:
+        name, b = baseline
+        print(f"per clip, {args.clips} clips, one core:   {'wall s':>8} {'CPU s':>8}")
+        print(f"  baseline {name:<22} {b['total_seconds'] / b['clips']:8.2f} {b['cpu_seconds'] / b['clips']:8.2f}")
+        print(f"  this checkout {'':<17} {seconds / args.clips:8.2f} {cpu / args.clips:8.2f}")
+        print(f"  speed-up {'':<22} {b['total_seconds'] / seconds:7.2f}x {b['cpu_seconds'] / cpu:7.2f}x")
 
+
+def run_baseline(args: argparse.Namespace) -> tuple[str, dict]:
+    """(commit of the baseline checkout, its bench_speed.json) from the same command run on its src/."""
+    src = args.baseline_src.resolve()
+    work = args.work / "baseline"
+    cmd = [sys.executable, __file__, "--skip-per-metric", "--clips", str(args.clips), "--work", str(work),
+           "--media", str(args.media)]
+    subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(src)}, check=True)
+    commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return commit or str(src), json.loads((work / "bench_speed.json").read_text())
 
 
 if __name__ == "__main__":
