@@ -114,13 +114,21 @@ def per_metric(real: Path, fake: Path) -> dict[str, float]:
     return {name: n / timed(fn)[0] for name, fn in runs.items()}
 
 
-def total_time(real: Path, fake: Path, clips: int, work: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real), one core.
+def total_time(real: Path, fake: Path, clips: int, work: Path, models: int = 1) -> tuple[float, float]:
+    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real) for each of
+    ``models`` models, one core.
 
     Every clip has its own copy of the reference, as in a real benchmark (each clip is its own video), so
-    nothing computed for one clip's reference can serve another's.
+    nothing computed for one clip's reference can serve another's. With several models the evaluations share
+    a ``ReferenceCache`` where the code has one, as a user scoring several models in one process would.
     """
     from talkset.bench import build, evaluate
+
+    try:
+        from talkset.bench.clip_pass import ReferenceCache
+        options = {"references": ReferenceCache()} if models > 1 else {}
+    except ImportError:  # before the cache
+        options = {}
 
     try:
         from talkset.dataset.records import Record
@@ -144,7 +152,10 @@ def total_time(real: Path, fake: Path, clips: int, work: Path) -> tuple[float, f
                               "metadata": {"language": ["en", "zh", "es"][i % 3]}}))
         os.symlink(fake, pred / f"{cid}.mp4")
     bench = build(records, dims=["language"], per_group=clips, root=str(root))
-    seconds, cpu, _ = cpu_timed(evaluate, bench, pred, progress=True, n_boot=2000)
+    seconds, cpu = 0.0, 0.0
+    for _ in range(models):
+        s, c, _ = cpu_timed(evaluate, bench, pred, progress=True, n_boot=2000, **options)
+        seconds, cpu = seconds + s, cpu + c
     return seconds, cpu
 
 
@@ -154,6 +165,8 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("/tmp/talkset_bench_speed"))
     parser.add_argument("--skip-per-metric", action="store_true", help="only the N-clip bench eval run")
+    parser.add_argument("--models", type=int, default=1,
+                        help="score the N clips for this many models in one process (per clip is per model)")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="another checkout's src/ (e.g. a worktree of 9a41702): its N-clip run goes first, in a "
                              "process of its own with that PYTHONPATH, and both are printed side by side")
@@ -173,18 +186,19 @@ def main() -> None:
         print(f"per-metric speed on 512x512, 25 fps, 5 s clips, one core ({frames_of(fake)} frames):")
     for name, v in fps.items():
         print(f"  {name:<28} {v:8.1f} frames/s")
-    seconds, cpu = total_time(real, fake, args.clips, args.work)
-    print(f"bench eval of {args.clips} clips of 5 s on one core: {seconds:.0f} s "
-          f"({seconds / args.clips:.1f} s per clip; CPU {cpu / args.clips:.1f} s per clip)")
-    result = {"fps": fps, "clips": args.clips, "total_seconds": seconds, "cpu_seconds": cpu}
+    seconds, cpu = total_time(real, fake, args.clips, args.work, args.models)
+    n = args.clips * args.models
+    print(f"bench eval of {args.clips} clips of 5 s x {args.models} model(s) on one core: {seconds:.0f} s "
+          f"({seconds / n:.1f} s per clip; CPU {cpu / n:.1f} s per clip)")
+    result = {"fps": fps, "clips": n, "models": args.models, "total_seconds": seconds, "cpu_seconds": cpu}
     (args.work / "bench_speed.json").write_text(json.dumps(result, indent=1))
     print(f"numbers written to {args.work / 'bench_speed.json'}")
     if baseline is not None:
         name, b = baseline
-        print(f"per clip, {args.clips} clips, one core:   {'wall s':>8} {'CPU s':>8}")
-        print(f"  baseline {name:<22} {b['total_seconds'] / b['clips']:8.2f} {b['cpu_seconds'] / b['clips']:8.2f}")
-        print(f"  this checkout {'':<17} {seconds / args.clips:8.2f} {cpu / args.clips:8.2f}")
-        print(f"  speed-up {'':<22} {b['total_seconds'] / seconds:7.2f}x {b['cpu_seconds'] / cpu:7.2f}x")
+        print(f"per clip, {args.clips} clips x {args.models} model(s), one core: {'wall s':>8} {'CPU s':>8}")
+        print(f"  baseline {name:<33} {b['total_seconds'] / b['clips']:8.2f} {b['cpu_seconds'] / b['clips']:8.2f}")
+        print(f"  this checkout {'':<28} {seconds / n:8.2f} {cpu / n:8.2f}")
+        print(f"  speed-up {'':<33} {b['total_seconds'] / seconds:7.2f}x {b['cpu_seconds'] / cpu:7.2f}x")
 
 
 def run_baseline(args: argparse.Namespace) -> tuple[str, dict]:
@@ -192,7 +206,7 @@ def run_baseline(args: argparse.Namespace) -> tuple[str, dict]:
     src = args.baseline_src.resolve()
     work = args.work / "baseline"
     cmd = [sys.executable, __file__, "--skip-per-metric", "--clips", str(args.clips), "--work", str(work),
-           "--media", str(args.media)]
+           "--media", str(args.media), "--models", str(args.models)]
     subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(src)}, check=True)
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()

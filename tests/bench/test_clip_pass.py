@@ -11,7 +11,7 @@ import pytest
 
 from talkset.audio.io import load_audio
 from talkset.bench import metrics
-from talkset.bench.clip_pass import Backends, score_pair
+from talkset.bench.clip_pass import Backends, ReferenceCache, score_pair
 from talkset.bench.identity import identity_similarity
 from talkset.bench.scoring import _first_frame_rgb, _Scorers, score_clip
 from talkset.bench.sync import weightfree_sync
@@ -125,3 +125,17 @@ class CountingDetector(FaceDetector):
     def __call__(self, rgb: np.ndarray) -> list[FaceBox]:
         self.calls += 1
         return super().__call__(rgb)
+
+
+def test_a_reference_is_measured_once_for_several_predictions(media, tmp_path):
+    """Two models against one reference with a shared cache: the second row equals a fresh evaluation's, and
+    the reference's mesh, portrait and sync came from the cache."""
+    ref = head(media / REAL, tmp_path / "real.mp4", 1.0)
+    preds = [head(media / FAKE, tmp_path / "wav2lip.mp4", 1.0),
+             head(media / "generated/fake_retalking_from_real_man_suit.mp4", tmp_path / "retalking.mp4", 1.0)]
+    cache = ReferenceCache()
+    scorers = _Scorers(None, cache)
+    rows = [score_clip(p, ref, media / REAL, scorers) for p in preds]
+    assert cache.hits == 2  # the second prediction: the pass's reference side and the reference's sync
+    np.testing.assert_equal(rows[1], score_clip(preds[1], ref, media / REAL, _Scorers(None)))
+    assert rows[0]["lmd_px"] != rows[1]["lmd_px"]  # two different predictions were scored
