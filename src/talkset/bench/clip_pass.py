@@ -6,7 +6,8 @@ metrics see each prediction frame beside its nearest reference frame while at mo
 held. Each stream is meshed once (``metrics.FaceMesh``); LMD, jitter and the sync mouth curves are computed
 from those tracks afterwards, and sharpness measures inside each frame's mesh box. Face detections (the mesh's
 every 10 frames, identity's every 0.4 s) are shared within a stream wherever both look at the same image
-(``metrics.FaceFinder``).
+(``metrics.FaceFinder``). A ``ReferenceCache`` carries a reference's own results (its mesh, portrait and sync)
+over to the next prediction scored against it, so several models cost one reference mesh.
 """
 from __future__ import annotations
 
