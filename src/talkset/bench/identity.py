@@ -14,9 +14,9 @@ from talkset.vision.identity import SAME_PERSON_DISTANCE, FaceEmbedder, cosine_s
 
 # Seconds between scored frames. dlib's descriptor costs ~0.1 s a face on one core here (the wheel has no BLAS),
 # the largest single cost of a bench clip when every 5th frame was scored. A talking head's descriptor barely
-# moves within a second: on shared/media/generated the clip mean at one frame every 0.4 s stays within 0.001
-# cosine of the every-frame mean (every 5th frame: 0.0007; the closest two models differ by 0.0014;
-# benchmarks/bench_sampling.py). 0.4 s rather than 0.5 s keeps more than 5 samples in a 2.5 s clip.
+# moves within a second: on shared/media/generated the clip mean at one frame every 0.4 s stays within 0.0004
+# cosine of the every-frame mean (every 5th frame: 0.0007, every 0.5 s: 0.0010; the closest two models differ by
+# 0.0014; benchmarks/bench_sampling.py).
 IDENTITY_INTERVAL_S = 0.4
 _EPS_T = 1e-6  # seconds; timestamp rounding slack
 
