@@ -5,7 +5,14 @@ The 512² clips are made from shared/media/generated (the real clip and the Wav2
 cut to 5 s and scaled to 512×512, into --work (never the repository). The process pins itself to one core
 (and OpenCV / torch to one thread) for the per-metric numbers; the N-clip run uses the same single core.
 
-    python benchmarks/bench_speed.py [--clips 100] [--work /tmp/talkset_bench_speed]
+    python benchmarks/bench_speed.py [--clips 100] [--work /tmp/talkset_bench_speed] [--skip-per-metric]
+                                     [--baseline-src /tmp/before/src]
+
+Issue 11 asks for bench eval at least twice as fast per clip as commit 9a41702; ``--baseline-src`` runs that
+commit's code through the same N-clip command first and prints both. Measured 2026-12-01 on the shared 2-core
+machine (``--clips 10 --skip-per-metric --baseline-src /tmp/before/src``), CPU seconds per clip, 9a41702 → now:
+12.34 → 6.23 (1.98x, machine quiet), 11.64 → 6.00 (1.94x), 13.42 → 6.41 (2.09x, loaded); with
+``--clips 5 --models 2`` (two models sharing a ``ReferenceCache``) 12.23 → 5.21 (2.35x).
 """
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -102,31 +111,54 @@ def per_metric(real: Path, fake: Path) -> dict[str, float]:
         "LMD (both clips meshed)": lambda: metrics.lmd(fake, real),
         "sharpness": lambda: metrics.sharpness(fake),
         "jitter": lambda: metrics.jitter(fake),
-        "identity (every 5th frame)": lambda: identity_similarity(ref_rgb, fake),
+        "identity (every 0.4 s)": lambda: identity_similarity(ref_rgb, fake),
         "one pass (all, no audio)": lambda: score_pair(fake, real, probe(fake), probe(real), backends),
     }
     return {name: n / timed(fn)[0] for name, fn in runs.items()}
 
 
-def total_time(real: Path, fake: Path, clips: int, work: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real), one core."""
+def total_time(real: Path, fake: Path, clips: int, work: Path, models: int = 1) -> tuple[float, float]:
+    """(wall, CPU) seconds to evaluate ``clips`` benchmark clips (each the fake against the real) for each of
+    ``models`` models, one core.
+
+    Every clip has its own copy of the reference, as in a real benchmark (each clip is its own video), so
+    nothing computed for one clip's reference can serve another's. With several models the evaluations share
+    a ``ReferenceCache`` where the code has one, as a user scoring several models in one process would.
+    """
     from talkset.bench import build, evaluate
+
+    try:
+        from talkset.bench.clip_pass import ReferenceCache
+        options = {"references": ReferenceCache()} if models > 1 else {}
+    except ImportError:  # before the cache
+        options = {}
+
+    try:
+        from talkset.dataset.records import Record
+        typed = Record.from_dict
+    except ImportError:  # before the typed manifest model (commit 9a41702 and older): build takes dicts
+        def typed(d):
+            return d
 
     root = work / "root"
     pred = work / "pred"
     for d in (root, pred):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    shutil.copy(real, root / "real.mp4")
     records = []
     for i in range(clips):
         cid = f"clip-{i:04d}"
-        records.append({"id": cid, "type": "clip", "status": "kept", "video-id": cid, "video-path": "real.mp4",
-                        "audio-path": None, "source": {"path": "real.mp4", "start": 0.0, "end": 5.0},
-                        "metadata": {"language": ["en", "zh", "es"][i % 3]}})
+        shutil.copy(real, root / f"{cid}.mp4")
+        records.append(typed({"id": cid, "type": "clip", "status": "kept", "video-id": cid,
+                              "video-path": f"{cid}.mp4", "audio-path": None,
+                              "source": {"path": f"{cid}.mp4", "start": 0.0, "end": 5.0},
+                              "metadata": {"language": ["en", "zh", "es"][i % 3]}}))
         os.symlink(fake, pred / f"{cid}.mp4")
     bench = build(records, dims=["language"], per_group=clips, root=str(root))
-    seconds, cpu, _ = cpu_timed(evaluate, bench, pred, progress=True, n_boot=2000)
+    seconds, cpu = 0.0, 0.0
+    for _ in range(models):
+        s, c, _ = cpu_timed(evaluate, bench, pred, progress=True, n_boot=2000, **options)
+        seconds, cpu = seconds + s, cpu + c
     return seconds, cpu
 
 
@@ -136,7 +168,13 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("/tmp/talkset_bench_speed"))
     parser.add_argument("--skip-per-metric", action="store_true", help="only the N-clip bench eval run")
+    parser.add_argument("--models", type=int, default=1,
+                        help="score the N clips for this many models in one process (per clip is per model)")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="another checkout's src/ (e.g. a worktree of 9a41702): its N-clip run goes first, in a "
+                             "process of its own with that PYTHONPATH, and both are printed side by side")
     args = parser.parse_args()
+    baseline = run_baseline(args) if args.baseline_src else None
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     import cv2
     import torch
@@ -151,13 +189,31 @@ def main() -> None:
         print(f"per-metric speed on 512x512, 25 fps, 5 s clips, one core ({frames_of(fake)} frames):")
     for name, v in fps.items():
         print(f"  {name:<28} {v:8.1f} frames/s")
-    seconds, cpu = total_time(real, fake, args.clips, args.work)
-    print(f"bench eval of {args.clips} clips of 5 s on one core: {seconds:.0f} s "
-          f"({seconds / args.clips:.1f} s per clip; CPU {cpu / args.clips:.1f} s per clip)")
-    result = {"fps": fps, "clips": args.clips, "total_seconds": seconds, "cpu_seconds": cpu}
+    seconds, cpu = total_time(real, fake, args.clips, args.work, args.models)
+    n = args.clips * args.models
+    print(f"bench eval of {args.clips} clips of 5 s x {args.models} model(s) on one core: {seconds:.0f} s "
+          f"({seconds / n:.1f} s per clip; CPU {cpu / n:.1f} s per clip)")
+    result = {"fps": fps, "clips": n, "models": args.models, "total_seconds": seconds, "cpu_seconds": cpu}
     (args.work / "bench_speed.json").write_text(json.dumps(result, indent=1))
     print(f"numbers written to {args.work / 'bench_speed.json'}")
+    if baseline is not None:
+        name, b = baseline
+        print(f"per clip, {args.clips} clips x {args.models} model(s), one core: {'wall s':>8} {'CPU s':>8}")
+        print(f"  baseline {name:<33} {b['total_seconds'] / b['clips']:8.2f} {b['cpu_seconds'] / b['clips']:8.2f}")
+        print(f"  this checkout {'':<28} {seconds / n:8.2f} {cpu / n:8.2f}")
+        print(f"  speed-up {'':<33} {b['total_seconds'] / seconds:7.2f}x {b['cpu_seconds'] / cpu:7.2f}x")
 
+
+def run_baseline(args: argparse.Namespace) -> tuple[str, dict]:
+    """(commit of the baseline checkout, its bench_speed.json) from the same command run on its src/."""
+    src = args.baseline_src.resolve()
+    work = args.work / "baseline"
+    cmd = [sys.executable, __file__, "--skip-per-metric", "--clips", str(args.clips), "--work", str(work),
+           "--media", str(args.media), "--models", str(args.models)]
+    subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(src)}, check=True)
+    commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return commit or str(src), json.loads((work / "bench_speed.json").read_text())
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ import pytest
 
 from talkset.audio.io import load_audio
 from talkset.bench import metrics
-from talkset.bench.clip_pass import Backends, score_pair
+from talkset.bench.clip_pass import Backends, ReferenceCache, score_pair
 from talkset.bench.identity import identity_similarity
 from talkset.bench.scoring import _first_frame_rgb, _Scorers, score_clip
 from talkset.bench.sync import weightfree_sync
 from talkset.media.probe import probe
 from talkset.testing import write_rgb_video
+from talkset.vision.face import FaceBox, FaceDetector
 
 REAL = "generated/real_man_suit_700_vfr.mp4"   # variable frame rate (30 fps, 22.1 on average)
 FAKE = "generated/fake_wav2lip_from_real_man_suit.mp4"  # 22.17 fps
@@ -101,3 +102,40 @@ def test_paired_views_feed_every_reference_frame_once_in_order(tmp_path):
     assert [r.index for _, _, r in pairs] == list(metrics.match_times(np.arange(10) / 25, np.arange(10) / 10))
     assert [t for t, _, _ in pairs] == pytest.approx(np.arange(10) / 25, abs=1e-6)
     assert len(list(metrics.paired_views(*streams()))) == 10  # the same pairs without a consumer
+
+
+def test_the_pass_detects_faces_only_to_place_the_mesh_and_for_identity(media, tmp_path):
+    """Sharpness measures in the mesh's box and identity samples every 0.4 s, so the detector runs on a few
+    frames, not on every prediction frame as it did when sharpness found its own faces."""
+    pred, ref = head(media / FAKE, tmp_path / "fake.mp4", 1.0), head(media / REAL, tmp_path / "real.mp4", 1.0)
+    backends = Backends.create()
+    backends.detector = detector = CountingDetector()
+    shared = score_pair(pred, ref, probe(pred), probe(ref), backends)
+    n = len(shared.pred_face.t)
+    assert n > 20 and np.isfinite(shared.sharpness) and shared.identity is not None
+    assert shared.identity["frames"] == 3
+    assert detector.calls <= 2 * (n // 10 + 1) + 3  # the mesh's every 10 frames, both streams, + identity's
+
+
+class CountingDetector(FaceDetector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __call__(self, rgb: np.ndarray) -> list[FaceBox]:
+        self.calls += 1
+        return super().__call__(rgb)
+
+
+def test_a_reference_is_measured_once_for_several_predictions(media, tmp_path):
+    """Two models against one reference with a shared cache: the second row equals a fresh evaluation's, and
+    the reference's mesh, portrait and sync came from the cache."""
+    ref = head(media / REAL, tmp_path / "real.mp4", 1.0)
+    preds = [head(media / FAKE, tmp_path / "wav2lip.mp4", 1.0),
+             head(media / "generated/fake_retalking_from_real_man_suit.mp4", tmp_path / "retalking.mp4", 1.0)]
+    cache = ReferenceCache()
+    scorers = _Scorers(None, cache)
+    rows = [score_clip(p, ref, media / REAL, scorers) for p in preds]
+    assert cache.hits == 2  # the second prediction: the pass's reference side and the reference's sync
+    np.testing.assert_equal(rows[1], score_clip(preds[1], ref, media / REAL, _Scorers(None)))
+    assert rows[0]["lmd_px"] != rows[1]["lmd_px"]  # two different predictions were scored

@@ -211,3 +211,23 @@ def test_jitter_still_image_near_zero_real_clip_not(media, faces, tmp_path):
                 options=LOSSLESS)
     sharp = sharpness(still)
     assert np.isfinite(sharp) and sharpness(blurred) < 0.5 * sharp
+
+
+def test_the_mesh_box_sharpness_measures_in_is_where_blazeface_puts_the_face(media, tmp_path):
+    from talkset.vision.face import FaceDetector, FaceMesher
+
+    img = cv2.cvtColor(cv2.imread(str(media / "images/woman_frontal_624.jpg")), cv2.COLOR_BGR2RGB)
+    video = tmp_path / "still_then_blank.mp4"
+    write_video(video, [(img, 0), (np.zeros_like(img), 1)], Fraction(1, 25), options=LOSSLESS)
+    detector = FaceDetector()
+    mesh = metrics.FaceMesh(metrics.FaceFinder(detector), FaceMesher(tracking=False, refine=True))
+    face, blank = list(metrics.decode_video(video))
+    with pytest.raises(ValueError):
+        mesh.box(face)  # not meshed yet
+    mesh.process_frame(face)
+    box, ref = mesh.box(face), detector(face.rgb(metrics.FULL_RES))[0]
+    ix = max(0.0, min(box.x1, ref.x1) - max(box.x0, ref.x0))
+    iy = max(0.0, min(box.y1, ref.y1) - max(box.y0, ref.y0))
+    assert ix * iy / (box.area + ref.area - ix * iy) > 0.8
+    mesh.process_frame(blank)
+    assert mesh.box(blank) is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from talkset.bench.split import Benchmark
 from talkset.bench.stats import pool_stats
 from talkset.errors import one_line
 from talkset.media.probe import ProbeError, probe
+
+if TYPE_CHECKING:
+    from talkset.bench.clip_pass import ReferenceCache
 
 log = logging.getLogger("talkset.bench")
 
@@ -66,10 +69,11 @@ def _first_frame_rgb(path: Path) -> np.ndarray:
 class _Scorers:
     """Models loaded once for the whole evaluation."""
 
-    def __init__(self, syncnet_path: Path | None):
+    def __init__(self, syncnet_path: Path | None, references: ReferenceCache | None = None):
         from talkset.bench.clip_pass import Backends
 
         self.backends = Backends.create()
+        self.references = references
         self.syncnet = None
         if syncnet_path is not None:
             from talkset.bench.syncnet import load_syncnet
@@ -88,13 +92,19 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
 
     row: dict[str, Any] = {"notes": []}
     pred_info, ref_info = probe(pred), probe(ref)
-    ref_sound = load_audio(ref_audio)
-    driving = load_audio(pred) if pred_info.has_audio else ref_sound
-    shared = score_pair(pred, ref, pred_info, ref_info, scorers.backends)
-    ref_sync_audio = sync_audio(ref_sound)
-    sync = track_sync(shared.pred_face, sync_audio(driving) if driving is not ref_sound else ref_sync_audio,
-                      float(pred_info.fps))
-    ref_sync = track_sync(shared.ref_face, ref_sync_audio, float(ref_info.fps))
+    shared = score_pair(pred, ref, pred_info, ref_info, scorers.backends, scorers.references)
+    cache = scorers.references
+    known = cache.get("sync", ref, ref_audio) if cache is not None else None
+    if known is None:
+        ref_sync_audio = sync_audio(load_audio(ref_audio))
+        known = ref_sync_audio, track_sync(shared.ref_face, ref_sync_audio, float(ref_info.fps))
+        if cache is not None:
+            cache.put("sync", known, ref, ref_audio)
+    ref_sync_audio, ref_sync = known
+    # A prediction without audio is driven by the reference's.
+    pred_sound = load_audio(pred) if pred_info.has_audio else None
+    driving = sync_audio(pred_sound) if pred_sound is not None else ref_sync_audio
+    sync = track_sync(shared.pred_face, driving, float(pred_info.fps))
     row["sync_offset_frames"] = sync["offset_frames"]
     row["sync_confidence"] = sync["confidence"]
     if sync["offset_frames"] is not None and ref_sync["offset_frames"] is not None:
@@ -106,7 +116,8 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
     if scorers.syncnet is not None:
         from talkset.bench.syncnet import lse
 
-        row.update({k: v for k, v in lse(pred, driving.samples, scorers.syncnet).items()
+        samples = (pred_sound if pred_sound is not None else load_audio(ref_audio)).samples
+        row.update({k: v for k, v in lse(pred, samples, scorers.syncnet).items()
                     if k in ("lse_d", "lse_c")})
     fid = shared.fidelity
     row.update(ssim=fid["ssim"], psnr=fid["psnr"], psnr_capped=fid.get("psnr_capped", False), l1=fid["l1"],
@@ -128,7 +139,8 @@ def score_clip(pred: Path, ref: Path, ref_audio: Path, scorers: _Scorers) -> dic
 
 def evaluate(bench: Benchmark, pred_dir: str | Path, *, ref_root: str | Path | None = None,
              syncnet: str | Path | None = None, inception: str | Path | None = None,
-             i3d: str | Path | None = None, seed: int = 0, n_boot: int = 2000, progress: bool = True) -> EvalResult:
+             i3d: str | Path | None = None, seed: int = 0, n_boot: int = 2000, progress: bool = True,
+             references: ReferenceCache | None = None) -> EvalResult:
     """Scores every benchmark clip that has a generated video in ``pred_dir``.
 
     Args:
@@ -141,12 +153,14 @@ def evaluate(bench: Benchmark, pred_dir: str | Path, *, ref_root: str | Path | N
         seed: bootstrap seed.
         n_boot: bootstrap resamples.
         progress: show a progress bar.
+        references: reference results kept from an earlier evaluation against the same benchmark (pass the
+            same ``ReferenceCache`` when scoring several models): each reference is then meshed once.
     """
     from tqdm import tqdm
 
     pred_dir = Path(pred_dir)
     root = Path(ref_root or bench.root or ".")
-    scorers = _Scorers(Path(syncnet) if syncnet else None)
+    scorers = _Scorers(Path(syncnet) if syncnet else None, references)
     rows, missing, pairs = [], [], []
     for clip_id in tqdm(sorted(bench.clips), desc="bench eval", unit="clip", disable=not progress):
         clip = bench.clips[clip_id]
