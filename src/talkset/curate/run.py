@@ -85,8 +85,8 @@ class Summary:
             lines.append("rejections by reason (a clip may have several):")
             lines += [f"  {k:<26}{v}" for k, v in sorted(self.rejections.items(), key=lambda kv: -kv[1])]
         if self.kept_without_file:
-            lines.append(f"{self.kept_without_file} clips are kept by these thresholds but were not cut "
-                         "(they were rejected when curated): run `talkset cut OUT` to write them")
+            lines.append(f"{self.kept_without_file} kept clips have no clip files yet (curated with --clips none, "
+                         "or kept by these thresholds after being rejected): run `talkset cut OUT` to write them")
         return "\n".join(lines)
 
 
