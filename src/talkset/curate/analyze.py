@@ -1,9 +1,11 @@
-"""The single video pass: every frame is decoded once and pushed to shot, motion, face and quality consumers.
+"""The single video pass: every frame is decoded once and pushed to shot, motion, face and quality consumers, and
+with annotation on to pose and identity consumers (what they keep becomes the clips' annotations).
 
 Every consumer follows one protocol (``FrameConsumer``, PySceneDetect's shape): ``process_frame(view)`` per frame
 and ``finish(end_s)`` once, returning its typed result. Consumers never open files and never read each other: what
 one measures for a frame and another needs (the face box) travels on the frame's view (``FrameView.face``), set by
-the face consumer, which runs first. Face and quality work is done only inside ``regions`` (speech, padded):
+the face consumer, which runs first (with its mesh: ``FrameView.mesh``, ``FrameView.mesh_box``). Face, quality,
+pose and identity work is done only inside ``regions`` (speech, padded):
 nothing outside speech can become a clip.
 """
 from __future__ import annotations
