@@ -122,3 +122,12 @@ def test_pose_between_samples_is_interpolated_only_between_two_found_bodies():
     assert np.isnan(out[3:5]).all(), "no body at 0.4 s: nothing is made up on either side of it"
     np.testing.assert_allclose(out[5], [6, 7])
     assert np.isnan(out[6]).all(), "after the last sample there is nothing to interpolate to"
+
+
+def test_exports_say_a_clip_curated_without_files_needs_talkset_cut(tmp_path):
+    from talkset.dataset.webdataset import media_files
+
+    with pytest.raises(ValueError, match="talkset cut"):
+        media_files(tmp_path, {"id": "c", "clip-mode": "none", "video-path": None})
+    with pytest.raises(ValueError, match="no video-path"):
+        media_files(tmp_path, {"id": "c", "video-path": None})

@@ -87,7 +87,9 @@ def media_files(root: Path, rec: dict[str, Any]) -> tuple[Path, Path | None]:
         ValueError: the video file is missing, or the audio file the record names is.
     """
     video = resolve(root, rec.get("video-path"))
-    if video is None or not video.is_file():
+    if video is None:
+        raise ValueError(no_video_reason(rec))
+    if not video.is_file():
         raise ValueError(f"missing video file {video}")
     audio = resolve(root, rec.get("audio-path"))
     if audio is not None and not audio.is_file():
@@ -99,6 +101,13 @@ def select_clips(records: list[dict[str, Any]], statuses: tuple[str, ...] = (KEP
     """Clip records (not failed sources) whose status is in ``statuses``, sorted by id."""
     return sorted((r for r in records if r.get("type", CLIP) == CLIP and r.get("status") in statuses),
                   key=lambda r: r["id"])
+
+
+def no_video_reason(rec: dict[str, Any]) -> str:
+    """Why a record has no clip file to export."""
+    if rec.get("clip-mode") == "none":
+        return "no clip file yet (curated with --clips none): run `talkset cut` on the output folder first"
+    return "no video-path in the record"
 
 
 def resolve(root: Path, relpath: str | None) -> Path | None:
@@ -124,7 +133,7 @@ def _members(root: Path, rec: dict[str, Any], key: str) -> list[tuple[str, Path 
     """The members of one sample, in a fixed order, or the reason the clip cannot be exported."""
     video = resolve(root, rec.get("video-path"))
     if video is None:
-        return "no video-path in the record"
+        return no_video_reason(rec)
     if not video.is_file():
         return f"missing video file {video}"
     members: list[tuple[str, Path | bytes]] = [(f"{key}.mp4", video)]
