@@ -1,4 +1,6 @@
-"""Annotation cost per clip-second: face mesh, + body pose, + hands, + identity, + template caption.
+"""Annotation cost per clip-second of ``annotate_clip`` (a clip file annotated from its own pixels, as curate did
+before its pass made the annotations, and as ``talkset cut`` still does for clips kept later): face mesh, + body
+pose, + hands, + identity, + template caption. Curate's own cost is in ``curate_speed.py``'s stage seconds.
 
 Curates the talking clips of ../shared/media once (annotations off), then annotates every kept clip in this
 process (one core) with each model set in turn and prints seconds of work per second of clip.
