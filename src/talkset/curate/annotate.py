@@ -119,7 +119,7 @@ def clip_annotation(track: PassAnnotation, start: float, end: float, *, embedder
     scale_hand = np.array([sx, sy, sx], np.float32)
     body, body_measured = _interpolated(track.pose_t, track.body * scale_body, track.t[idx])
     hands = np.stack([_interpolated(track.pose_t, track.hands[:, k] * scale_hand, track.t[idx])[0]
-                      for k in range(2)], axis=1) if len(idx) else np.zeros((0, 2, HAND_POINTS, 3), np.float32)
+                      for k in range(2)], axis=1)
     score = np.stack([_interpolated(track.pose_t, np.where(track.hand_score[:, k] > 0, track.hand_score[:, k],
                                                            np.nan), track.t[idx])[0] for k in range(2)], axis=1)
     shots = [frame_shot_type(b if np.isfinite(b[0, 0]) else None, width, height)

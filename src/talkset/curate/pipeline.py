@@ -230,22 +230,23 @@ def process_video(job: VideoJob, store: OutputStore, config: Config, backends: B
     records = [apply(rec, config.thresholds) for rec in records]
     kept = [r for r in records if r.status == KEPT]
     timer = StageTimer()
-    mode = config.output["clips"]
-    for rec in kept:
-        rec.clip_mode = mode
+    no_files = config.output["clips"] == "none"
     with timer("write"):
         if kept:
-            planned = [p for r in kept for p in clip_files(r.id, config, media=mode != "none")]
+            planned = [p for r in kept for p in clip_files(r.id, config, media=not no_files)]
             taken = store.claim(job.video_id, planned)
             if taken:
                 outcome.failed = commit_failure(store, job, _unusable(f"{taken} (move it away and rerun)"), retry=True,
                                                 info=info)
                 return outcome
-            for rec in kept if mode != "none" else []:
+            for rec in kept:
+                if no_files:
+                    rec.clip_mode = "none"
+                    continue
                 try:
                     write_clip_files(job, info, rec, audio, store, config.output)
                 except ClipWriteError as e:
-                    rec.status, rec.reasons, rec.clip_mode = REJECTED, [Reason("write", f"write: {e}")], None
+                    rec.status, rec.reasons = REJECTED, [Reason("write", f"write: {e}")]
     outcome.stage_seconds["write"] = timer.seconds["write"]
     embeddings: dict[str, list[float]] = {}
     with timer("annotate"):
