@@ -1,7 +1,10 @@
 """Frames converted for the consumers have one size per video, whichever way they were made."""
+import av
+import cv2
+import numpy as np
 import pytest
 
-from talkset.media.frames import decode_frames
+from talkset.media.frames import FrameView, decode_frames
 
 
 @pytest.mark.parametrize("name", ["talking/woman_blazer_1920x1080.mp4", "talking/woman_outdoor_1080x1920_hevc.mp4",
@@ -38,3 +41,26 @@ def test_rgb_at_a_size_is_the_work_frame_of_a_decode_at_that_size(media, max_sid
         assert view.rgb(max_side) is view.rgb(max_side)  # converted once
         if own.index >= 2:
             break
+
+
+def _reference_rgb(frame, size):
+    """The work frame made the plain way: copy the planes out, scale each, convert colour."""
+    w, h = frame.width, frame.height
+    arr = frame.to_ndarray()
+    planes = arr[:h], arr[h:h + h // 4].reshape(h // 2, w // 2), arr[h + h // 4:].reshape(h // 2, w // 2)
+    sw, sh = size
+    y, u, v = (cv2.resize(p, (s[0], s[1]), interpolation=cv2.INTER_AREA)
+               for p, s in zip(planes, ((sw, sh), (sw // 2, sh // 2), (sw // 2, sh // 2))))
+    return cv2.cvtColor(np.concatenate([y, u.reshape(-1, sw), v.reshape(-1, sw)]), cv2.COLOR_YUV2RGB_I420)
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1080), (1280, 720), (854, 480), (1920, 1088), (1080, 1920), (224, 224)])
+def test_planes_read_in_place_give_the_pixels_of_a_copy(width, height):
+    # Whole factors scale U and V as one image; 854 wide (a padded line) and 1088 high are fractional factors.
+    rng = np.random.default_rng(width)
+    frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (height * 3 // 2, width), np.uint8), format="yuv420p")
+    view = FrameView(frame, 0.0, 0, 0, 640, 256)
+    w, h = view._size(640)
+    assert (view.work_rgb == _reference_rgb(frame, (w, h))).all()
+    assert not view.full_gray.flags.writeable  # a view of the decoder's buffer must not be written
+    assert (view.full_gray == frame.to_ndarray()[:height]).all()

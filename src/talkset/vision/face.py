@@ -173,10 +173,9 @@ class FaceMesher:
         result = self._model.process(crop)
         if not result.multi_face_landmarks:
             return None
-        lm = result.multi_face_landmarks[0].landmark
         w, h = x1 - x0, y1 - y0
-        pts = np.array([(p.x * w + x0, p.y * h + y0, p.z * w) for p in lm], dtype=np.float32)
-        return pts
+        xyz = landmark_xyz(result.multi_face_landmarks[0])
+        return (xyz * (w, h, w) + (x0, y0, 0)).astype(np.float32)
 
     def _update_crop(self, box: FaceBox, width: int, height: int) -> None:
         cx, cy = box.center
@@ -197,6 +196,29 @@ class FaceMesher:
         if self._model is not None:
             self._model.close()
             self._model = None
+
+
+# A NormalizedLandmark holding only x, y, z on the wire: field tag, length 15, then tag + float32 for each.
+_LANDMARK_WIRE = 17
+_LANDMARK_TAGS = ((0, 0x0A), (1, 0x0F), (2, 0x0D), (7, 0x15), (12, 0x1D))
+
+
+def landmark_xyz(landmark_list) -> np.ndarray:
+    """(n, 3) normalised x, y, z of a mediapipe ``NormalizedLandmarkList`` in float64.
+
+    Read from the serialised message in one go when every landmark has exactly x, y, z (the mesh's case):
+    reading 478 landmarks attribute by attribute costs half a millisecond a frame. Any other layout is read
+    attribute by attribute.
+    """
+    points = landmark_list.landmark
+    n = len(points)
+    wire = np.frombuffer(landmark_list.SerializeToString(), np.uint8)
+    if wire.size == n * _LANDMARK_WIRE:
+        records = wire.reshape(n, _LANDMARK_WIRE)
+        if all((records[:, i] == tag).all() for i, tag in _LANDMARK_TAGS):
+            floats = records[:, [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]]
+            return np.ascontiguousarray(floats).view("<f4").reshape(n, 3).astype(np.float64)
+    return np.array([(p.x, p.y, p.z) for p in points], np.float64).reshape(n, 3)
 
 
 def head_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
