@@ -68,7 +68,7 @@ class FrameView:
             return None
         planes = []
         for plane, (pw, ph) in zip(self.frame.planes, ((w, h), (w // 2, h // 2), (w // 2, h // 2))):
-            arr = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+            arr = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
             arr.flags.writeable = False
             planes.append(arr)
         return planes[0], planes[1], planes[2]
