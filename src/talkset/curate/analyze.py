@@ -435,8 +435,8 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
     faces = FaceConsumer(detector, mesher, regions, analysis_cfg["face_sample_fps"], analysis_cfg["face_search_fps"],
                          keep_mesh=annotators is not None)
     quality = QualityConsumer(regions, analysis_cfg["quality_sample_fps"])
-    # Faces run first: they leave the frame's face box for quality, their work frame is made anyway in speech
-    # regions, and the small frames for shots and motion are then scaled from it instead of from the full frame.
+    # Faces run first: they leave the frame's face box (and mesh) for quality, pose and identity. Every frame's
+    # small copy for shots and motion is scaled from its work frame (FrameView.small_bgr).
     consumers: dict[str, FrameConsumer] = {"faces": faces, "shots": shots, "motion": motion, "quality": quality}
     poses = identity = None
     if annotators is not None:
