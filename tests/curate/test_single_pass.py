@@ -9,6 +9,8 @@ import av
 import numpy as np
 import pytest
 
+import talkset.curate.analyze as analyze
+import talkset.rows as rows
 from talkset.curate.annotate import Annotators, annotate_clip
 from talkset.curate.config import Config
 from talkset.curate.run import curate, cut_missing
@@ -131,3 +133,29 @@ def test_exports_say_a_clip_curated_without_files_needs_talkset_cut(tmp_path):
         media_files(tmp_path, {"id": "c", "clip-mode": "none", "video-path": None})
     with pytest.raises(ValueError, match="no video-path"):
         media_files(tmp_path, {"id": "c", "video-path": None})
+
+
+def test_a_pass_that_spills_its_meshes_to_a_file_writes_the_same_annotations(media, tmp_path, monkeypatch):
+    cfg = Config.load(None)
+    cfg.output["clips"] = "none"
+    outs = {}
+    files = []
+    temporary_file = rows.tempfile.TemporaryFile
+
+    def counted(*args, **kwargs):
+        files.append(1)
+        return temporary_file(*args, **kwargs)
+
+    monkeypatch.setattr(rows.tempfile, "TemporaryFile", counted)
+    for name, spill in (("memory", analyze.SPILL_BYTES), ("file", 1)):
+        monkeypatch.setattr(analyze, "SPILL_BYTES", spill)
+        outs[name] = tmp_path / name
+        curate([media / "talking/vox_man_tv_224.mp4"], outs[name], config=cfg, workers=1, progress=False)
+    assert len(files) == 2, "the second pass spilled its meshes and chips"
+    kept = {k: [r for r in json.loads((o / "manifest.json").read_text()) if r["status"] == "kept"]
+            for k, o in outs.items()}
+    assert kept["memory"] and len(kept["memory"]) == len(kept["file"])
+    for a, b in zip(kept["memory"], kept["file"]):
+        assert a["annotations"] == b["annotations"]
+        assert (outs["memory"] / a["annotations"]["keypoints"]).read_bytes() == \
+            (outs["file"] / b["annotations"]["keypoints"]).read_bytes()

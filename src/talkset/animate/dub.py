@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,12 +41,14 @@ from talkset.animate.track import MotionTrack
 from talkset.audio.io import Audio, AudioError, load_audio
 from talkset.errors import one_line
 from talkset.media.frames import rising_frames
+from talkset.rows import RowStore
 
 log = logging.getLogger(__name__)
 
 FITS = ("pingpong", "loop", "trim", "hold")
 DEFAULT_FIT = "pingpong"
 REDETECT_EVERY = 10  # frames between face detections while the mesh keeps the face
+MESH_SHAPE = (478, 3)
 MIN_FACE_SCORE = 0.5
 MULTI_FACE_SHARE = 0.2  # more than one face in this share of detections (or the first) needs ``face``
 BLOCK = 32  # frames decoded per backward step (pingpong), the most frames held in memory
@@ -166,7 +167,7 @@ class SourceTrack:
         frame_size: (width, height) of the frames, pixels (even).
         fps: the video's average frame rate.
         reference: index of the frame with the most closed mouth (the rig is built on it).
-        store: every frame's mesh (NaN without a face), on disk.
+        meshes: every frame's mesh (NaN without a face), mapped from a temporary file.
     """
 
     times: np.ndarray
@@ -175,33 +176,13 @@ class SourceTrack:
     frame_size: tuple[int, int]
     fps: float
     reference: int
-    store: _MeshStore
+    meshes: np.ndarray  # (n, 478, 3) float32
 
     def __len__(self) -> int:
         return len(self.times)
 
-
-class _MeshStore:
-    """Per-frame meshes in an unnamed temporary file, read back one frame at a time (memory stays flat)."""
-
-    SHAPE = (478, 3)
-
-    def __init__(self):
-        self._f = tempfile.TemporaryFile()
-        self._n = 0
-        self._bytes = int(np.prod(self.SHAPE)) * 4
-
-    def append(self, lm: np.ndarray) -> None:
-        self._f.seek(self._n * self._bytes)
-        self._f.write(np.ascontiguousarray(lm, np.float32).tobytes())
-        self._n += 1
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        self._f.seek(i * self._bytes)
-        return np.frombuffer(self._f.read(self._bytes), np.float32).reshape(self.SHAPE).astype(np.float64)
-
-    def close(self) -> None:
-        self._f.close()
+    def mesh(self, i: int) -> np.ndarray:
+        return np.asarray(self.meshes[i], np.float64)
 
 
 def _distinct(boxes: list) -> list:
@@ -233,14 +214,14 @@ def track_source(path: Path, *, face: int | None = None, progress: Callable[[int
     except ProbeError as e:
         raise DubError(str(e)) from None
     detector, mesher = FaceDetector(min_confidence=MIN_FACE_SCORE), FaceMesher(tracking=True, refine=True)
-    store = _MeshStore()
+    store = RowStore(MESH_SHAPE, np.float32, spill_bytes=0)  # on disk from the first frame: memory stays flat
     times, found, feats = [], [], []
     size = (0, 0)
     chosen = False
     multi = detections = 0
     since = REDETECT_EVERY
     centre = None
-    missing = np.full(_MeshStore.SHAPE, np.nan, np.float32)
+    missing = np.full(MESH_SHAPE, np.nan, np.float32)
     try:
         for t, rgb in _decode(path, info.rotation_deg):
             size = (rgb.shape[1], rgb.shape[0])
@@ -309,7 +290,7 @@ def track_source(path: Path, *, face: int | None = None, progress: Callable[[int
     gaps = np.where(found_a, f[:, 0], np.inf)
     reference = int(np.argmin(gaps))
     fps = float(info.avg_fps or info.fps)
-    return SourceTrack(np.asarray(times), found_a, mouth, size, fps, reference, store)
+    return SourceTrack(np.asarray(times), found_a, mouth, size, fps, reference, store.array())
 
 
 def _smooth3(x: np.ndarray) -> np.ndarray:
@@ -626,7 +607,7 @@ def dub(video: str | Path, audio: str | Path, out: str | Path, *, fit: str = DEF
         if fit == "trim":  # the speech is cut to the video too
             sound = Audio(sound.samples[: int(round(n_out / fps * sound.sr))], sound.sr, sound.start_s)
         reader = FrameReader(video, src.times, _rotation(video))
-        warp = LowerFaceWarp(reader.get(src.reference), src.store[src.reference])
+        warp = LowerFaceWarp(reader.get(src.reference), src.mesh(src.reference))
         frames = _dubbed(src, reader, warp, motion, fit, n_out)
         with tqdm(total=n_out, unit="frame", desc="dub", disable=not progress, leave=False) as bar:
             try:
@@ -634,7 +615,7 @@ def dub(video: str | Path, audio: str | Path, out: str | Path, *, fit: str = DEF
             except (OSError, av.FFmpegError) as e:
                 raise DubError(f"{out}: cannot write ({one_line(e)})") from None
     finally:
-        src.store.close()
+        del src  # its meshes' map, and with it the temporary file, go now
     return out
 
 
@@ -664,5 +645,5 @@ def _dubbed(src: SourceTrack, reader: FrameReader, warp: LowerFaceWarp, motion: 
         if not src.found[s]:
             yield rgb  # no face: the frame passes through
             continue
-        lm = src.store[s]
+        lm = src.mesh(s)
         yield warp.apply(rgb, lm, mouth_delta(motion, j, src.mouth[s]), inner_gaps(lm))

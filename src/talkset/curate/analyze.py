@@ -28,6 +28,7 @@ from talkset.curate.annotate import (
 )
 from talkset.curate.scores.quality import measure_frame
 from talkset.media.frames import FrameView, decode_frames
+from talkset.rows import RowStore
 from talkset.run.timing import StageTimer
 from talkset.vision.face import (
     EYE_OUTER_L,
@@ -74,6 +75,11 @@ class FaceSeries:
         return {"t": np.asarray(self.t, float), "mouth": np.asarray(self.mouth, float).reshape(-1, len(MOUTH_MEASURES)),
                 "kps": np.asarray(self.kps, float).reshape(-1, 5, 2), "pose": np.asarray(self.pose, float).reshape(-1, 3),
                 "completeness": np.asarray(self.completeness, float)}
+
+
+# Meshes and face chips past this go to a temporary file (TMPDIR): a pass over hours of speech would otherwise
+# hold ~0.75 GB an hour of them until its clips are annotated.
+SPILL_BYTES = 64 << 20
 
 
 @dataclass
@@ -212,7 +218,7 @@ class FaceConsumer:
         self._meshed = False  # the previous frame had a mesh
         # The last detection's box relative to its mesh's extent: between detections the box follows the mesh.
         self._box_offset: np.ndarray | None = None
-        self.meshes: list[np.ndarray] = []
+        self.meshes = RowStore((FACE_POINTS, 3), np.float32, SPILL_BYTES)
         self.boxes: list[np.ndarray] = []
         self.luma: list[np.ndarray] = []
 
@@ -392,7 +398,7 @@ class IdentityConsumer:
         self.period = 1.0 / sample_fps
         self._next = -np.inf
         self.t: list[float] = []
-        self.chips: list[np.ndarray] = []
+        self.chips = RowStore((150, 150, 3), np.uint8, SPILL_BYTES)
 
     def process_frame(self, view: FrameView) -> None:
         box = view.mesh_box
@@ -407,7 +413,7 @@ class IdentityConsumer:
 
     def finish(self, end_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Sample times and chips (k, 150, 150, 3) uint8."""
-        return np.asarray(self.t, float), np.asarray(self.chips, np.uint8).reshape(len(self.t), 150, 150, 3)
+        return np.asarray(self.t, float), self.chips.array()
 
 
 def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tuple[float, float]],
@@ -484,7 +490,7 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
                                                                                   np.zeros((0, 150, 150, 3), np.uint8))
         full_size = frame_size[::-1] if (rotation_deg // 90) % 2 else frame_size
         annotation = PassAnnotation(
-            t=track.faces["t"], mesh=np.asarray(faces.meshes, np.float32).reshape(n, FACE_POINTS, 3),
+            t=track.faces["t"], mesh=faces.meshes.array(),
             box=np.asarray(faces.boxes, np.float32).reshape(n, 4), luma=np.asarray(faces.luma, float).reshape(n, 3),
             pose_t=pose_t, body=bodies, hands=hands, hand_score=hand_scores, identity_t=identity_t,
             identity_chips=chips, work_size=(int(work_size[0]), int(work_size[1])), full_size=full_size)
