@@ -81,7 +81,7 @@ class PassAnnotation:
     """
 
     t: np.ndarray           # (n,) seconds on the source clock
-    mesh: np.ndarray        # (n, 478, 3) float32; NaN: no face
+    mesh: np.ndarray        # (n, 478, 3) float32; NaN: no face (read-only, mapped from a file for a long video)
     box: np.ndarray         # (n, 4) x, y, w, h; NaN: no face
     luma: np.ndarray        # (n, 3) pixel count, sum, sum of squares of the face box's luminance
     pose_t: np.ndarray      # (m,)
@@ -89,7 +89,7 @@ class PassAnnotation:
     hands: np.ndarray       # (m, 2, 21, 3)
     hand_score: np.ndarray  # (m, 2)
     identity_t: np.ndarray      # (k,)
-    identity_chips: np.ndarray  # (k, 150, 150, 3) uint8, FaceEmbedder.chip
+    identity_chips: np.ndarray  # (k, 150, 150, 3) uint8, FaceEmbedder.chip (read-only like mesh)
     work_size: tuple[int, int]
     full_size: tuple[int, int]  # upright source frame (w, h); the clip is this cropped to even sides
 
