@@ -595,27 +595,24 @@ def dub(video: str | Path, audio: str | Path, out: str | Path, *, fit: str = DEF
 
     with tqdm(unit="frame", desc="track face", disable=not progress, leave=False) as bar:
         src = track_source(video, face=face, progress=bar.update)
-    try:
-        fps = src.fps
-        n_speech = math.ceil(speech.duration_s * fps - 1e-9)
-        if n_speech < 1:
-            raise DubError(f"{audio}: audio shorter than one frame ({speech.duration_s:.3f} s)")
-        n_out = output_frames(n_speech, len(src), fit)
-        motion = _motion(source, speech, fps=fps, n_frames=n_out, seed=seed, text=text, language=language)
-        out_sr = aac_rate_of(audio)
-        sound = speech if out_sr == MOTION_SR else load_audio(audio, sr=out_sr)
-        if fit == "trim":  # the speech is cut to the video too
-            sound = Audio(sound.samples[: int(round(n_out / fps * sound.sr))], sound.sr, sound.start_s)
-        reader = FrameReader(video, src.times, _rotation(video))
-        warp = LowerFaceWarp(reader.get(src.reference), src.mesh(src.reference))
-        frames = _dubbed(src, reader, warp, motion, fit, n_out)
-        with tqdm(total=n_out, unit="frame", desc="dub", disable=not progress, leave=False) as bar:
-            try:
-                write_video(out, _counted(frames, bar), src.frame_size, fps, sound, crf=DUB_CRF, preset=DUB_PRESET)
-            except (OSError, av.FFmpegError) as e:
-                raise DubError(f"{out}: cannot write ({one_line(e)})") from None
-    finally:
-        del src  # its meshes' map, and with it the temporary file, go now
+    fps = src.fps
+    n_speech = math.ceil(speech.duration_s * fps - 1e-9)
+    if n_speech < 1:
+        raise DubError(f"{audio}: audio shorter than one frame ({speech.duration_s:.3f} s)")
+    n_out = output_frames(n_speech, len(src), fit)
+    motion = _motion(source, speech, fps=fps, n_frames=n_out, seed=seed, text=text, language=language)
+    out_sr = aac_rate_of(audio)
+    sound = speech if out_sr == MOTION_SR else load_audio(audio, sr=out_sr)
+    if fit == "trim":  # the speech is cut to the video too
+        sound = Audio(sound.samples[: int(round(n_out / fps * sound.sr))], sound.sr, sound.start_s)
+    reader = FrameReader(video, src.times, _rotation(video))
+    warp = LowerFaceWarp(reader.get(src.reference), src.mesh(src.reference))
+    frames = _dubbed(src, reader, warp, motion, fit, n_out)
+    with tqdm(total=n_out, unit="frame", desc="dub", disable=not progress, leave=False) as bar:
+        try:
+            write_video(out, _counted(frames, bar), src.frame_size, fps, sound, crf=DUB_CRF, preset=DUB_PRESET)
+        except (OSError, av.FFmpegError) as e:
+            raise DubError(f"{out}: cannot write ({one_line(e)})") from None
     return out
 
 

@@ -44,6 +44,7 @@ from talkset.vision.face import (
     head_pose,
     mouth_measures,
 )
+from talkset.vision.identity import CHIP_SIZE
 from talkset.vision.pose import BodyPoser, HandPoser
 
 R_co = TypeVar("R_co", covariant=True)
@@ -80,6 +81,8 @@ class FaceSeries:
 # Meshes and face chips past this go to a temporary file (TMPDIR): a pass over hours of speech would otherwise
 # hold ~0.75 GB an hour of them until its clips are annotated.
 SPILL_BYTES = 64 << 20
+_NO_MESH = np.full((FACE_POINTS, 3), np.nan, np.float32)  # a frame without a (full, refined) mesh
+_NO_MESH.flags.writeable = False
 
 
 @dataclass
@@ -99,6 +102,12 @@ class Analysis:
 
 def _in_regions(t: float, regions: list[tuple[float, float]]) -> bool:
     return any(a <= t <= b for a, b in regions)
+
+
+def _next_on_grid(t: float, period: float) -> float:
+    """The time of the sample after ``t`` on the fixed grid k × ``period``: samples never drift away from whole
+    seconds, whatever the frame times."""
+    return (np.floor(t / period + 1e-6) + 1) * period - 1e-6
 
 
 class ShotConsumer:
@@ -239,9 +248,7 @@ class FaceConsumer:
         if sample:
             boxes = self.detector(rgb)
             box = boxes[0] if boxes else None
-            # Samples on a fixed grid (k × period), so they never drift away from whole seconds.
-            period = self.period if box is not None else self.search_period
-            self._next_sample = (np.floor(view.t / period + 1e-6) + 1) * period - 1e-6
+            self._next_sample = _next_on_grid(view.t, self.period if box is not None else self.search_period)
         lm = self.mesher(rgb, box) if (box is not None or self._last_box is not None) else None
         if sample:
             if not boxes and lm is not None:
@@ -264,14 +271,14 @@ class FaceConsumer:
             s.pose.append((np.nan, np.nan, np.nan))
             s.completeness.append(0.0)
             if self.keep_mesh:
-                self.meshes.append(np.full((FACE_POINTS, 3), np.nan, np.float32))
+                self.meshes.append(_NO_MESH)
                 self.boxes.append(np.full(4, np.nan, np.float32))
                 self.luma.append(np.zeros(3))
             return
         view.mesh, view.mesh_box = lm, self._follow(lm, box)
         if self.keep_mesh:
             b = view.mesh_box
-            self.meshes.append(lm if lm.shape[0] == FACE_POINTS else np.full((FACE_POINTS, 3), np.nan, np.float32))
+            self.meshes.append(lm if lm.shape[0] == FACE_POINTS else _NO_MESH)
             self.boxes.append(np.array([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0], np.float32))
             self.luma.append(face_luma(rgb, b))
         s.mouth.append(mouth_measures(lm))
@@ -327,7 +334,7 @@ class QualityConsumer:
     def process_frame(self, view: FrameView) -> None:
         if view.t < self._next or not _in_regions(view.t, self.regions):
             return
-        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
+        self._next = _next_on_grid(view.t, self.period)
 
         box = view.face
         work_h, work_w = view.work_rgb.shape[:2] if box is not None else (1, 1)
@@ -366,7 +373,7 @@ class PoseConsumer:
         if self._in_region and view.t < self._next:
             return
         self._in_region = True
-        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
+        self._next = _next_on_grid(view.t, self.period)
         rgb = view.work_rgb
         h, w = rgb.shape[:2]
         pts = self.body(rgb)
@@ -398,13 +405,13 @@ class IdentityConsumer:
         self.period = 1.0 / sample_fps
         self._next = -np.inf
         self.t: list[float] = []
-        self.chips = RowStore((150, 150, 3), np.uint8, SPILL_BYTES)
+        self.chips = RowStore((CHIP_SIZE, CHIP_SIZE, 3), np.uint8, SPILL_BYTES)
 
     def process_frame(self, view: FrameView) -> None:
         box = view.mesh_box
         if box is None or view.t < self._next or not _in_regions(view.t, self.regions):
             return
-        self._next = (np.floor(view.t / self.period + 1e-6) + 1) * self.period - 1e-6
+        self._next = _next_on_grid(view.t, self.period)
         full = view.full_rgb
         sx, sy = full.shape[1] / view.work_rgb.shape[1], full.shape[0] / view.work_rgb.shape[0]
         self.t.append(view.t)
@@ -412,7 +419,7 @@ class IdentityConsumer:
                                                            box.score)))
 
     def finish(self, end_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """Sample times and chips (k, 150, 150, 3) uint8."""
+        """Sample times and chips (k, CHIP_SIZE, CHIP_SIZE, 3) uint8."""
         return np.asarray(self.t, float), self.chips.array()
 
 
@@ -487,7 +494,7 @@ def analyze(path: str | Path, *, rotation_deg: int, fps: float, regions: list[tu
             np.zeros(0), np.zeros((0, BODY_POINTS, 4), np.float32), np.zeros((0, 2, HAND_POINTS, 3), np.float32),
             np.zeros((0, 2), np.float32))
         identity_t, chips = identity.finish(end_s) if identity is not None else (np.zeros(0),
-                                                                                  np.zeros((0, 150, 150, 3), np.uint8))
+                                                                                  np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
         full_size = frame_size[::-1] if (rotation_deg // 90) % 2 else frame_size
         annotation = PassAnnotation(
             t=track.faces["t"], mesh=faces.meshes.array(),
