@@ -152,8 +152,7 @@ def test_a_pass_that_spills_its_meshes_to_a_file_writes_the_same_annotations(med
         outs[name] = tmp_path / name
         curate([media / "talking/vox_man_tv_224.mp4"], outs[name], config=cfg, workers=1, progress=False)
     assert len(files) == 2, "the second pass spilled its meshes and chips"
-    kept = {k: [r for r in json.loads((o / "manifest.json").read_text()) if r["status"] == "kept"]
-            for k, o in outs.items()}
+    kept = {k: _kept(o) for k, o in outs.items()}
     assert kept["memory"] and len(kept["memory"]) == len(kept["file"])
     for a, b in zip(kept["memory"], kept["file"]):
         assert a["annotations"] == b["annotations"]
